@@ -1,0 +1,114 @@
+"""Errors raised by localchain.
+
+Every error derives from :class:`LocalchainError` and carries its context as attributes,
+with a message that says what to do next.
+
+Example:
+    >>> from localchain.errors import LocalchainError, ModelLoadError
+    >>> try:
+    ...     raise ModelLoadError(path="m.gguf", reason="not a GGUF file")
+    ... except LocalchainError as err:
+    ...     print(err.path)
+    m.gguf
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "LocalchainError",
+    "ConfigError",
+    "ModelNotFoundError",
+    "ModelLoadError",
+    "ContextOverflowError",
+    "BackendConnectionError",
+    "MissingDependencyError",
+    "StructuredOutputError",
+]
+
+
+class LocalchainError(Exception):
+    """Root of every error localchain raises on purpose."""
+
+
+class ConfigError(LocalchainError, ValueError):
+    """A setting has a value localchain cannot use."""
+
+    def __init__(self, message: str, *, source: str | None = None) -> None:
+        self.source = source
+        super().__init__(f"{message} (from {source})" if source else message)
+
+
+class ModelNotFoundError(LocalchainError, FileNotFoundError):
+    """The model file named by an argument or a setting does not exist."""
+
+    def __init__(self, path: str, *, source: str | None = None) -> None:
+        self.path = path
+        self.source = source
+        where = f" (set by {source})" if source else ""
+        super().__init__(
+            f"model file not found: {path}{where}. Choose a model with load_chat_model(path=...), "
+            "the LOCALCHAIN_MODEL environment variable, `model = \"...\"` in localchain.toml, "
+            "or `--model PATH` on the command line; leave it unset to use the embedded "
+            "SmolLM2-135M-Instruct model."
+        )
+
+
+class ModelLoadError(LocalchainError):
+    """A model file exists but cannot be loaded (not GGUF, truncated, unsupported)."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(f"cannot load model {path}: {reason}")
+
+
+class ContextOverflowError(LocalchainError, ValueError):
+    """A prompt does not fit the model's context window."""
+
+    def __init__(self, *, prompt_tokens: int, n_ctx: int, max_tokens: int = 0) -> None:
+        self.prompt_tokens = prompt_tokens
+        self.n_ctx = n_ctx
+        self.max_tokens = max_tokens
+        super().__init__(
+            f"prompt is {prompt_tokens} tokens but the context window is {n_ctx} tokens "
+            f"(at least 1 must be left for the answer). Shorten the prompt or history, or "
+            f"load the model with a larger context (n_ctx / LOCALCHAIN_N_CTX)."
+        )
+
+
+class BackendConnectionError(LocalchainError, ConnectionError):
+    """A remote model server could not be reached or did not answer in time."""
+
+    def __init__(self, url: str, reason: str, *, timeout: float | None = None) -> None:
+        self.url = url
+        self.reason = reason
+        self.timeout = timeout
+        limit = f" within {timeout:g} s" if timeout is not None else ""
+        super().__init__(
+            f"no answer from the model server at {url}{limit}: {reason}. Check that the "
+            "server is running and that base_url (LOCALCHAIN_BASE_URL) points at it."
+        )
+
+
+class MissingDependencyError(LocalchainError, ImportError):
+    """An optional feature needs a package that is not installed."""
+
+    def __init__(self, feature: str, package: str, extra: str | None = None) -> None:
+        self.feature = feature
+        self.package = package
+        self.extra = extra
+        hint = f"pip install 'localchain[{extra}]'" if extra else f"pip install {package}"
+        super().__init__(f"{feature} needs the package {package!r}: {hint}")
+
+
+class StructuredOutputError(LocalchainError, ValueError):
+    """A structured answer did not validate against its schema."""
+
+    def __init__(self, schema: str, raw: str, reason: str) -> None:
+        self.schema = schema
+        self.raw = raw
+        self.reason = reason
+        super().__init__(
+            f"the model's answer does not validate against {schema}: {reason}. "
+            f"Raw answer: {raw[:300]!r}. A larger max_tokens often helps when the JSON was cut off."
+        )

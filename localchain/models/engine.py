@@ -1,0 +1,320 @@
+"""One llama.cpp context, its lock, and token-level generation.
+
+A ``llama_cpp.Llama`` is not thread-safe: two calls at once crash the process. Every
+localchain model that uses a GGUF goes through a :class:`LlamaCppEngine`, which holds the
+context and a lock, so concurrent callers (threads, ``batch``, asyncio) queue.
+
+Engines are shared: loading the same file with the same context settings twice returns
+the same engine (and the same KV cache), through :func:`get_engine`.
+
+The KV cache keeps the tokens of the last call; llama-cpp-python re-evaluates only the part
+of a new prompt after the longest common prefix, so a chat turn costs the new tokens, not
+the whole history. :attr:`GenerationStats.cached_tokens` reports how many were reused.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import llama_cpp
+from llama_cpp import Llama, LlamaGrammar, StoppingCriteriaList
+from llama_cpp.llama_grammar import JSON_GBNF, json_schema_to_gbnf
+
+from localchain.errors import ConfigError, ContextOverflowError, ModelLoadError
+from localchain.gguf import GGUFInfo, read_gguf_info
+
+__all__ = ["GenerationStats", "LlamaCppEngine", "SamplingParams", "get_engine", "unload_engines"]
+
+
+@dataclass(frozen=True)
+class SamplingParams:
+    """How to sample one answer."""
+
+    max_tokens: int = 512
+    temperature: float = 0.0
+    top_p: float = 0.95
+    top_k: int = 40
+    repeat_penalty: float = 1.1
+    seed: int = 42
+
+
+@dataclass
+class GenerationStats:
+    """Token counts and timings of one generation."""
+
+    prompt_tokens: int
+    """Tokens in the prompt."""
+    cached_tokens: int = 0
+    """Prompt tokens reused from the KV cache instead of evaluated again."""
+    completion_tokens: int = 0
+    """Tokens sampled (including the end-of-turn token)."""
+    finish_reason: str = "stop"
+    """``stop`` (end of turn or a stop string) or ``length`` (max_tokens or context full)."""
+    prompt_eval_s: float = 0.0
+    """Seconds until the first token: prompt evaluation plus the first sample."""
+    generation_s: float = 0.0
+    """Seconds from the first token to the end."""
+    queued_s: float = 0.0
+    """Seconds spent waiting for the model lock."""
+
+    @property
+    def total_s(self) -> float:
+        """Seconds from start of evaluation to the end (excluding queueing)."""
+        return self.prompt_eval_s + self.generation_s
+
+    def as_metadata(self) -> dict[str, Any]:
+        """The stats as a JSON-ready dict for response metadata."""
+        tps = self.completion_tokens / self.generation_s if self.generation_s > 0 else None
+        return {
+            "prompt_tokens": self.prompt_tokens,
+            "cached_tokens": self.cached_tokens,
+            "completion_tokens": self.completion_tokens,
+            "prompt_eval_s": round(self.prompt_eval_s, 4),
+            "generation_s": round(self.generation_s, 4),
+            "total_s": round(self.total_s, 4),
+            "queued_s": round(self.queued_s, 4),
+            "tokens_per_s": round(tps, 2) if tps else None,
+        }
+
+
+class LlamaCppEngine:
+    """A loaded GGUF model with one context and the lock that guards it.
+
+    Example:
+        >>> from localchain.models.embedded import embedded_model_path
+        >>> engine = get_engine(embedded_model_path(), n_ctx=2048)
+        >>> len(engine.tokenize("Hello world", add_bos=False)) > 0
+        True
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        n_ctx: int = 4096,
+        n_threads: int = 1,
+        n_batch: int = 512,
+        seed: int = 42,
+        verbose: bool = False,
+    ) -> None:
+        self.path = Path(path).expanduser().resolve()
+        self.info: GGUFInfo = read_gguf_info(self.path)
+        trained = self.info.context_length
+        if trained and n_ctx > trained:
+            warnings.warn(
+                f"n_ctx={n_ctx} is larger than the {trained} tokens {self.path.name} was "
+                "trained with; answers past that length degrade",
+                stacklevel=2,
+            )
+        try:
+            self.llama = Llama(
+                model_path=str(self.path),
+                n_ctx=n_ctx,
+                n_threads=n_threads,
+                n_threads_batch=n_threads,
+                n_batch=min(n_batch, n_ctx),
+                seed=seed,
+                verbose=verbose,
+            )
+        except (ValueError, RuntimeError, OSError) as err:
+            raise ModelLoadError(str(self.path), f"llama.cpp refused it: {err}") from err
+        self.n_ctx = self.llama.n_ctx()
+        self.lock = threading.Lock()
+        model = self.llama._model
+        self.add_bos = bool(model.add_bos_token())
+        bos, eos = self.llama.token_bos(), self.llama.token_eos()
+        self.bos_token = model.token_get_text(bos) if bos != -1 else ""
+        self.eos_token = model.token_get_text(eos) if eos != -1 else ""
+        self._grammars: dict[str, LlamaGrammar] = {}
+
+    def tokenize(self, text: str, *, add_bos: bool) -> list[int]:
+        """Tokens of ``text``; special tokens such as ``<|im_start|>`` are recognised."""
+        return self.llama.tokenize(text.encode("utf-8"), add_bos=add_bos, special=True)
+
+    def grammar(self, gbnf: str) -> LlamaGrammar:
+        """Compile and check a GBNF grammar (cached); a bad grammar raises ConfigError."""
+        cached = self._grammars.get(gbnf)
+        if cached is not None:
+            return cached
+        # llama.cpp returns NULL for a grammar it cannot parse; a NULL sampler would crash
+        # generation later, so try it here first.
+        sampler = llama_cpp.llama_sampler_init_grammar(
+            self.llama._model.vocab, gbnf.encode("utf-8"), b"root"
+        )
+        if not sampler:
+            raise ConfigError(
+                "the GBNF grammar does not parse (llama.cpp rejected it; it needs a `root` "
+                "rule). Check it with llama.cpp's grammar docs."
+            )
+        llama_cpp.llama_sampler_free(sampler)
+        compiled = LlamaGrammar.from_string(gbnf, verbose=False)
+        self._grammars[gbnf] = compiled
+        return compiled
+
+    def stream(
+        self,
+        tokens: list[int],
+        params: SamplingParams,
+        *,
+        stop: list[str] | None = None,
+        grammar: LlamaGrammar | None = None,
+    ) -> Iterator[str | GenerationStats]:
+        """Generate from prompt tokens: yields text pieces, then one GenerationStats.
+
+        Holds the lock from the first ``next()`` until the generator ends or is closed.
+        Raises ContextOverflowError (before touching llama.cpp) when the prompt leaves no
+        room for an answer.
+        """
+        if len(tokens) >= self.n_ctx:
+            raise ContextOverflowError(
+                prompt_tokens=len(tokens), n_ctx=self.n_ctx, max_tokens=params.max_tokens
+            )
+        waited = time.perf_counter()
+        with self.lock:
+            started = time.perf_counter()
+            stats = GenerationStats(
+                prompt_tokens=len(tokens),
+                cached_tokens=self._cached_prefix(tokens),
+                queued_s=started - waited,
+            )
+            sampled = 0
+
+            def count(_ids: Any, _logits: Any) -> bool:
+                nonlocal sampled
+                sampled += 1
+                return False
+
+            first_at: float | None = None
+            chunks = self.llama.create_completion(
+                tokens,
+                max_tokens=params.max_tokens,
+                temperature=params.temperature,
+                top_p=params.top_p,
+                top_k=params.top_k,
+                repeat_penalty=params.repeat_penalty,
+                seed=params.seed,
+                stop=stop or [],
+                grammar=grammar,
+                stopping_criteria=StoppingCriteriaList([count]),
+                stream=True,
+            )
+            try:
+                for chunk in chunks:
+                    choice = chunk["choices"][0]
+                    if first_at is None:
+                        first_at = time.perf_counter()
+                    if choice["text"]:
+                        yield choice["text"]
+                    if choice.get("finish_reason"):
+                        stats.finish_reason = choice["finish_reason"]
+            finally:
+                chunks.close()
+            ended = time.perf_counter()
+            first_at = first_at or ended
+            stats.completion_tokens = sampled
+            stats.prompt_eval_s = first_at - started
+            stats.generation_s = ended - first_at
+            yield stats
+
+    def _cached_prefix(self, tokens: list[int]) -> int:
+        n = 0
+        for cached, new in zip(self.llama._input_ids[: self.llama.n_tokens], tokens):
+            if cached != new:
+                break
+            n += 1
+        return n
+
+    def reset(self) -> None:
+        """Forget the KV cache, so the next prompt is evaluated from scratch."""
+        with self.lock:
+            self.llama.reset()
+
+    def close(self) -> None:
+        """Free the model and its context."""
+        with self.lock:
+            self.llama.close()
+
+
+def grammar_text(
+    *,
+    grammar: str | None = None,
+    json_schema: dict[str, Any] | type | None = None,
+    response_format: dict[str, Any] | None = None,
+) -> str | None:
+    """The GBNF text for a call's constraint options, or None when unconstrained.
+
+    ``grammar`` is GBNF text; ``json_schema`` a JSON schema dict or a pydantic model class;
+    ``response_format`` the OpenAI form (``{"type": "json_object"}`` or
+    ``{"type": "json_schema", "json_schema": {"schema": {...}}}``).
+    """
+    chosen = [x for x in (grammar, json_schema, response_format) if x is not None]
+    if len(chosen) > 1:
+        raise ConfigError("give only one of grammar, json_schema and response_format")
+    if grammar is not None:
+        return grammar
+    if response_format is not None:
+        kind = response_format.get("type")
+        if kind == "json_object" and "schema" not in response_format:
+            return JSON_GBNF
+        if kind == "json_object":
+            json_schema = response_format["schema"]
+        elif kind == "json_schema":
+            inner = response_format.get("json_schema", {})
+            json_schema = inner.get("schema", inner)
+        elif kind == "text":
+            return None
+        else:
+            raise ConfigError(f"unsupported response_format type {kind!r}")
+    if json_schema is None:
+        return None
+    if isinstance(json_schema, type) and hasattr(json_schema, "model_json_schema"):
+        json_schema = json_schema.model_json_schema()
+    try:
+        return json_schema_to_gbnf(json.dumps(json_schema))
+    except Exception as err:
+        raise ConfigError(f"cannot turn the JSON schema into a grammar: {err}") from err
+
+
+_ENGINES: dict[tuple[Any, ...], LlamaCppEngine] = {}
+_ENGINES_LOCK = threading.Lock()
+
+
+def get_engine(
+    path: str | Path,
+    *,
+    n_ctx: int = 4096,
+    n_threads: int = 1,
+    n_batch: int = 512,
+    seed: int = 42,
+    verbose: bool = False,
+) -> LlamaCppEngine:
+    """The shared engine for this file and context shape, loaded on first use."""
+    resolved = Path(path).expanduser().resolve()
+    key = (str(resolved), n_ctx, n_threads, n_batch, verbose)
+    with _ENGINES_LOCK:
+        engine = _ENGINES.get(key)
+        if engine is None:
+            engine = LlamaCppEngine(
+                resolved, n_ctx=n_ctx, n_threads=n_threads, n_batch=n_batch, seed=seed,
+                verbose=verbose,
+            )
+            _ENGINES[key] = engine
+        return engine
+
+
+def unload_engines() -> None:
+    """Free every loaded model (the next use loads it again)."""
+    with _ENGINES_LOCK:
+        engines = list(_ENGINES.values())
+        _ENGINES.clear()
+    for engine in engines:
+        engine.close()
+
+
