@@ -46,7 +46,8 @@ class ModelNotFoundError(LocalchainError, FileNotFoundError):
         self.source = source
         where = f" (set by {source})" if source else ""
         super().__init__(
-            f"model file not found: {path}{where}. Choose a model with load_chat_model(path=...), "
+            f"model file not found: {path}{where}. Choose a model with "
+            "load_chat_model(\"path/to/model.gguf\"), "
             "the LOCALCHAIN_MODEL environment variable, `model = \"...\"` in localchain.toml, "
             "or `--model PATH` on the command line; leave it unset to use the embedded "
             "SmolLM2-135M-Instruct model."

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
@@ -29,7 +29,7 @@ from localchain.errors import ConfigError
 
 __all__ = ["Settings", "SettingSource", "config_files", "explain_settings", "load_settings"]
 
-Backend = Literal["llamacpp", "openai", "cohere"]
+
 
 
 def config_files() -> list[Path]:
@@ -54,7 +54,7 @@ class Settings(BaseSettings):
         env_prefix="LOCALCHAIN_", extra="ignore", validate_default=True
     )
 
-    backend: Backend = "llamacpp"
+    backend: str = "llamacpp"
     """Which kind of model: a local GGUF (``llamacpp``), an OpenAI-compatible server
     (``openai``) or Cohere (``cohere``)."""
     model: str | None = None

@@ -40,7 +40,7 @@ if [ ! -x "$venv/bin/python" ]; then
   $python -m venv "$venv"
 fi
 pip=("$venv/bin/python" -m pip --disable-pip-version-check)
-"${pip[@]}" install --quiet --upgrade "pip>=24" "setuptools>=70" wheel
+"${pip[@]}" install --quiet --upgrade "pip>=24" "setuptools>=77" wheel
 
 if ! ls "$wheel_dir"/llama_cpp_python-*.whl >/dev/null 2>&1; then
   log "building llama-cpp-python $llama_version (AMX off); takes about 6 minutes on 2 cores"

@@ -1,1 +1,33 @@
+"""Model I/O: load a chat model over a local GGUF, an OpenAI-compatible server or Cohere.
 
+Example:
+    >>> from localchain.models import load_chat_model
+    >>> chat = load_chat_model(temperature=0)
+    >>> chat.invoke("What is 2 + 2?").content  # doctest: +SKIP
+"""
+
+from localchain.models.embedded import EMBEDDED_MODEL_NAME, embedded_model_path
+from localchain.models.engine import GenerationStats, LlamaCppEngine, get_engine, unload_engines
+from localchain.models.llamacpp import LlamaCppChat, LlamaCppLLM, parse_structured
+from localchain.models.openai_compat import OpenAICompatibleChat
+from localchain.models.registry import backends, load_chat_model, load_llm, register_backend
+from localchain.models.templates import BUILTIN_TEMPLATES, ChatTemplate
+
+__all__ = [
+    "BUILTIN_TEMPLATES",
+    "EMBEDDED_MODEL_NAME",
+    "ChatTemplate",
+    "GenerationStats",
+    "LlamaCppChat",
+    "LlamaCppEngine",
+    "LlamaCppLLM",
+    "OpenAICompatibleChat",
+    "backends",
+    "embedded_model_path",
+    "get_engine",
+    "load_chat_model",
+    "load_llm",
+    "parse_structured",
+    "register_backend",
+    "unload_engines",
+]

@@ -1,0 +1,70 @@
+"""`localchain models`: what model is loaded (path, size, quantization, context, template)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from localchain.cli.options import (
+    BackendOpt,
+    BaseUrlOpt,
+    JsonOpt,
+    ModelOpt,
+    NCtxOpt,
+    TemplateOpt,
+    print_json,
+    settings_from_options,
+)
+from localchain.models.registry import load_chat_model
+
+
+def describe_model(chat: Any, settings: Any) -> dict[str, Any]:
+    """A JSON-ready description of a loaded chat model."""
+    from localchain.models.llamacpp import LlamaCppChat
+
+    if isinstance(chat, LlamaCppChat):
+        info = chat.engine.info
+        return {
+            "backend": "llamacpp",
+            "name": chat.model_name,
+            "path": info.path,
+            "size_bytes": info.size_bytes,
+            "size_mb": round(info.size_bytes / 1e6, 1),
+            "architecture": info.architecture,
+            "parameters": info.metadata.get("general.size_label"),
+            "quantization": info.quantization,
+            "context_length": info.context_length,
+            "n_ctx": chat.engine.n_ctx,
+            "chat_template": chat.template.name,
+            "gguf_version": info.version,
+        }
+    return {
+        "backend": settings.backend,
+        "name": getattr(chat, "model_name", None) or settings.model,
+        "base_url": settings.base_url,
+        "class": type(chat).__name__,
+    }
+
+
+def models(
+    model: ModelOpt = None,
+    backend: BackendOpt = None,
+    base_url: BaseUrlOpt = None,
+    n_ctx: NCtxOpt = None,
+    chat_template: TemplateOpt = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """Load the configured model and show what it is."""
+    settings = settings_from_options(
+        model=model, backend=backend, base_url=base_url, n_ctx=n_ctx, chat_template=chat_template
+    )
+    described = describe_model(load_chat_model(settings=settings), settings)
+    if json_output:
+        print_json(described)
+        return
+    table = Table(show_header=False, box=None)
+    for key, value in described.items():
+        table.add_row(f"[bold]{key}[/bold]", str(value))
+    Console().print(table)
