@@ -13,6 +13,7 @@ Example:
 from __future__ import annotations
 
 import os
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -137,6 +138,7 @@ def load_settings(**overrides: Any) -> Settings:
         0.0
     """
     given = {k: v for k, v in overrides.items() if v is not None}
+    _check_config_files()
     try:
         return Settings(**given)
     except ValidationError as err:
@@ -150,6 +152,16 @@ def load_settings(**overrides: Any) -> Settings:
             if e["loc"]
         )
         raise ConfigError(f"invalid settings: {problems}", source=where or None) from None
+
+
+def _check_config_files() -> None:
+    for path in config_files():
+        if not path.is_file():
+            continue
+        try:
+            tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+            raise ConfigError(f"config file is not valid TOML: {err}", source=str(path)) from None
 
 
 def explain_settings_sources(overrides: dict[str, Any] | None = None) -> dict[str, str]:

@@ -218,7 +218,9 @@ class LlamaCppEngine:
                 chunks.close()
             ended = time.perf_counter()
             first_at = first_at or ended
-            stats.completion_tokens = sampled
+            # llama-cpp-python calls the criteria once per sampled token and once more
+            # after its loop ends.
+            stats.completion_tokens = max(sampled - 1, 0)
             stats.prompt_eval_s = first_at - started
             stats.generation_s = ended - first_at
             yield stats

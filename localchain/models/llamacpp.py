@@ -81,7 +81,10 @@ class _LlamaCppBase(BaseModel):
 
     _engine: LlamaCppEngine | None = PrivateAttr(default=None)
 
-    def model_post_init(self, context: Any) -> None:
+    def __init__(self, **data: Any) -> None:
+        super().__init__(**data)
+        # Loaded after validation, so load errors reach the caller as themselves rather
+        # than wrapped in a pydantic ValidationError.
         self._load()
 
     def _load(self) -> None:

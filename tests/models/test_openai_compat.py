@@ -1,0 +1,132 @@
+"""The OpenAI-compatible path against llama-cpp-python's real server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pydantic import BaseModel
+
+from localchain import load_chat_model
+from localchain.errors import BackendConnectionError
+from localchain.models import OpenAICompatibleChat
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server_url(model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    port = _free_port()
+    log = tmp_path_factory.mktemp("server") / "server.log"
+    with open(log, "w") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "llama_cpp.server", "--model", str(model_path),
+             "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048",
+             "--model_alias", "smollm2"],
+            stdout=out, stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}/v1"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/models", timeout=2).read()
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"server did not start:\n{log.read_text()[-3000:]}")
+                time.sleep(0.5)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def test_invoke_through_langchain_openai(server_url: str) -> None:
+    chat = load_chat_model("smollm2", base_url=server_url, temperature=0, max_tokens=32)
+    assert isinstance(chat, OpenAICompatibleChat)
+    reply = chat.invoke("What is the capital of France? Answer with one word.")
+    assert "Paris" in reply.content
+    assert reply.usage_metadata["input_tokens"] > 0
+    assert 0 < reply.usage_metadata["output_tokens"] <= 32
+
+
+def test_stream_through_langchain_openai(server_url: str) -> None:
+    chat = load_chat_model("smollm2", base_url=server_url, temperature=0, max_tokens=24)
+    expected = chat.invoke("Name three animals.").content
+    chunks = [chunk.content for chunk in chat.stream("Name three animals.")]
+    assert len([c for c in chunks if c]) > 1
+    assert "".join(chunks) == expected
+
+
+async def test_ainvoke_through_langchain_openai(server_url: str) -> None:
+    chat = load_chat_model("smollm2", base_url=server_url, temperature=0, max_tokens=16)
+    reply = await chat.ainvoke("What is 2 + 2?")
+    assert "4" in reply.content
+
+
+def test_structured_output_through_server(server_url: str) -> None:
+    class Person(BaseModel):
+        name: str
+        age: int
+
+    chat = load_chat_model("smollm2", base_url=server_url, temperature=0, max_tokens=64)
+    person = chat.with_structured_output(Person, method="json_schema").invoke(
+        "Extract the person: Maarten is 33 years old."
+    )
+    assert isinstance(person, Person)
+
+
+def test_refused_connection_is_a_clear_error() -> None:
+    url = f"http://127.0.0.1:{_free_port()}/v1"
+    chat = load_chat_model("m", base_url=url, timeout=2, max_retries=0)
+    with pytest.raises(BackendConnectionError) as caught:
+        chat.invoke("hi")
+    assert caught.value.url == url
+    assert url in str(caught.value) and "connection failed" in str(caught.value)
+
+
+def test_silent_server_times_out_within_the_limit() -> None:
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept_and_say_nothing() -> None:
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                accepted.append(listener.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept_and_say_nothing, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}/v1"
+    try:
+        chat = load_chat_model("m", base_url=url, timeout=1.5, max_retries=0)
+        started = time.monotonic()
+        with pytest.raises(BackendConnectionError, match="timed out") as caught:
+            chat.invoke("hi")
+        waited = time.monotonic() - started
+    finally:
+        stop.set()
+        thread.join()
+        for conn in accepted:
+            conn.close()
+        listener.close()
+    assert caught.value.timeout == 1.5
+    # The call gave up on its own instead of hanging (generous bound for a loaded machine).
+    assert waited < 15
