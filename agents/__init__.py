@@ -1,0 +1,1 @@
+"""localchain.agents - reserved; this subpackage has no public API yet."""

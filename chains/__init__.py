@@ -1,0 +1,1 @@
+"""localchain.chains - reserved; this subpackage has no public API yet."""

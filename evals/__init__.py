@@ -1,0 +1,1 @@
+"""localchain.evals - reserved; this subpackage has no public API yet."""

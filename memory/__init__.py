@@ -1,0 +1,1 @@
+"""localchain.memory - reserved; this subpackage has no public API yet."""

@@ -1,0 +1,1 @@
+"""localchain.retrievers - reserved; this subpackage has no public API yet."""
