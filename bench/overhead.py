@@ -6,15 +6,17 @@ Runs the same 20 short prompts ("Give one fact about X.") through
   (c) langchain-community's ``ChatLlamaCpp`` (if it constructs; else its error is recorded),
 with the same model (the embedded SmolLM2-135M GGUF) and settings: n_ctx=2048,
 n_threads=os.cpu_count(), n_batch=512, temperature=0, max_tokens=64, repeat_penalty=1.1,
-top_p=0.95, top_k=40, seed=42. Each side has its own llama.cpp context (its own KV cache),
-gets one warm-up call, and the sides alternate order over the rounds (a b c, then c b a, ...)
-because the machine is noisy. A side's time is the sum of its 20 calls in one round; the
-headline is the minimum over rounds (the median is reported too).
+top_p=0.95, top_k=40, seed=42. Each side has its own llama.cpp context (its own KV cache)
+and one warm-up call. Because the machine is noisy, every prompt runs on all sides before
+the next prompt, in a rotating order, over --rounds rounds. A side's time is the sum over
+the 20 prompts of its fastest round for that prompt; per-round totals are reported too.
+ChatLlamaCpp gets rope_freq_base=0 (use the model's; its 10000.0 default changes SmolLM2's
+answers), n_batch=512 and verbose=False instead of its defaults (10000.0, 8, True).
 
 Also reports completion tokens per side and how many of the 20 answers equal the raw answer
 exactly (greedy decoding should give identical text).
 
-Run:  .venv/bin/python bench/overhead.py [--rounds 2]
+Run:  .venv/bin/python bench/overhead.py [--rounds 3]
 Prints one JSON object; also writes bench/results/overhead.json.
 """
 
@@ -25,6 +27,7 @@ import json
 import os
 import statistics
 import time
+from importlib.metadata import version
 from pathlib import Path
 
 import llama_cpp
@@ -69,8 +72,6 @@ def make_localchain():
 def make_stock(path: str):
     from langchain_community.chat_models import ChatLlamaCpp
 
-    # rope_freq_base=0 means "the model's own" (ChatLlamaCpp's default of 10000.0 overrides
-    # SmolLM2's 100000 and changes every answer); n_batch/verbose: its defaults are 8/True.
     chat = ChatLlamaCpp(model_path=path, n_ctx=N_CTX, n_threads=THREADS, n_batch=N_BATCH,
                         seed=SEED, verbose=False, rope_freq_base=0.0, **SAMPLING)
 
@@ -82,91 +83,77 @@ def make_stock(path: str):
     return chat, call
 
 
-def run_side(call) -> tuple[float, list[str], list[int | None]]:
-    texts, counts, total = [], [], 0.0
-    for prompt in PROMPTS:
-        t0 = time.perf_counter()
-        text, n = call(prompt)
-        total += time.perf_counter() - t0
-        texts.append(text)
-        counts.append(n)
-    return total, texts, counts
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     path = str(embedded_model_path())
     load0 = round(os.getloadavg()[0], 2)
 
     raw_llm, raw_call = make_raw(path)
-    _, lc_call = make_localchain()
-    sides = {"raw": raw_call, "localchain": lc_call}
+    sides = {"raw": raw_call, "localchain": make_localchain()[1]}
     stock_error = None
     try:
-        _, sides["stock"] = make_stock(path)
+        sides["stock"] = make_stock(path)[1]
+        sides["stock"]("Say hello.")
     except Exception as err:  # record, don't crash
         stock_error = f"{type(err).__name__}: {err}"
-
-    for name, call in sides.items():  # warm-up
-        try:
-            call("Say hello.")
-        except Exception as err:
-            if name != "stock":
-                raise
-            stock_error = f"{type(err).__name__}: {err}"
-    if stock_error:
         sides.pop("stock", None)
+    sides["raw"]("Say hello.")  # warm-up
+    sides["localchain"]("Say hello.")
 
-    times: dict[str, list[float]] = {name: [] for name in sides}
-    texts: dict[str, list[str]] = {}
-    counts: dict[str, list[int | None]] = {}
-    order = list(sides)
+    names = list(sides)
+    # t[name][round][prompt]; each prompt runs on every side before the next prompt, in an
+    # order that rotates, so a burst of load from other processes hits all sides alike.
+    t = {name: [[0.0] * len(PROMPTS) for _ in range(args.rounds)] for name in names}
+    texts: dict[str, list[str]] = {name: [""] * len(PROMPTS) for name in names}
+    counts: dict[str, list[int | None]] = {name: [None] * len(PROMPTS) for name in names}
     for r in range(args.rounds):
-        for name in order if r % 2 == 0 else order[::-1]:
-            total, texts[name], counts[name] = run_side(sides[name])
-            times[name].append(total)
+        for i, prompt in enumerate(PROMPTS):
+            k = (r * len(PROMPTS) + i) % len(names)
+            for name in names[k:] + names[:k]:
+                t0 = time.perf_counter()
+                texts[name][i], counts[name][i] = sides[name](prompt)
+                t[name][r][i] = time.perf_counter() - t0
 
     def n_tokens(text: str) -> int:  # one tokenizer for every side
         return len(raw_llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
 
-    best = {name: min(ts) for name, ts in times.items()}
-    med = {name: statistics.median(ts) for name, ts in times.items()}
+    best = {n: sum(min(t[n][r][i] for r in range(args.rounds)) for i in range(len(PROMPTS)))
+            for n in names}
+    totals = {n: [sum(rt) for rt in t[n]] for n in names}
+    med = {n: statistics.median(ts) for n, ts in totals.items()}
     result: dict = {
         "benchmark": "overhead",
         "model": Path(path).name,
         "prompts": len(PROMPTS),
-        "loadavg_1m": {"start": load0, "end": round(os.getloadavg()[0], 2)},
         "rounds": args.rounds,
+        "loadavg_1m": {"start": load0, "end": round(os.getloadavg()[0], 2)},
         "settings": {"n_ctx": N_CTX, "n_threads": THREADS, "n_batch": N_BATCH,
                      "seed": SEED, **SAMPLING},
-        "versions": {"llama_cpp_python": llama_cpp.__version__},
+        "versions": {lib: version(lib) for lib in
+                     ("llama_cpp_python", "langchain-core", "langchain-community")},
+        "timing": "x_s = sum over the 20 prompts of the fastest of the rounds",
         "raw_s": round(best["raw"], 3),
         "localchain_s": round(best["localchain"], 3),
         "ratio_localchain_over_raw": round(best["localchain"] / best["raw"], 3),
-        "median_ratio_localchain_over_raw": round(med["localchain"] / med["raw"], 3),
-        "rounds_s": {name: [round(t, 3) for t in ts] for name, ts in times.items()},
-        "tokens_reported": {name: sum(c or 0 for c in cs) if all(c is not None for c in cs)
-                            else None for name, cs in counts.items()},
-        "tokens_text": {name: sum(n_tokens(t) for t in ts) for name, ts in texts.items()},
+        "round_totals_s": {n: [round(x, 3) for x in ts] for n, ts in totals.items()},
+        "median_round_ratio_localchain_over_raw": round(med["localchain"] / med["raw"], 3),
+        "tokens_reported": {n: sum(c or 0 for c in cs) if None not in cs else None
+                            for n, cs in counts.items()},
+        "tokens_text": {n: sum(n_tokens(x) for x in ts) for n, ts in texts.items()},
         "exact_match_localchain_vs_raw": sum(
             a == b for a, b in zip(texts["raw"], texts["localchain"])),
     }
     if "stock" in sides:
         result["stock_s"] = round(best["stock"], 3)
         result["ratio_stock_over_raw"] = round(best["stock"] / best["raw"], 3)
+        result["median_round_ratio_stock_over_raw"] = round(med["stock"] / med["raw"], 3)
         result["exact_match_stock_vs_raw"] = sum(
             a == b for a, b in zip(texts["raw"], texts["stock"]))
     else:
         result["stock_error"] = stock_error
-    for lib in ("langchain_core", "langchain_community"):
-        try:
-            from importlib.metadata import version
-            result["versions"][lib] = version(lib.replace("_", "-"))
-        except Exception:
-            pass
-    result["sample_answer"] = {name: ts[0] for name, ts in texts.items()}
+    result["sample_answer"] = {n: ts[0] for n, ts in texts.items()}
 
     out = Path(__file__).parent / "results" / "overhead.json"
     out.parent.mkdir(exist_ok=True)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import sys
 
-import click
 import typer
 
 from localchain.cli.ask import ask
@@ -32,22 +31,23 @@ app.command()(config)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; returns the exit code (the console script exits with it)."""
+    """Run the CLI; returns the exit code (the console script exits with it).
+
+    Typer reports usage errors itself (exit code 2); localchain's own errors are printed
+    to stderr as one line and give exit code 1.
+    """
     try:
-        result = app(args=argv, standalone_mode=False, prog_name="localchain")
-    except click.exceptions.Abort:
-        print("aborted", file=sys.stderr)
-        return 130
-    except click.ClickException as err:
-        err.show(file=sys.stderr)
-        return err.exit_code
+        app(args=argv, prog_name="localchain")
+    except SystemExit as exit_:
+        code = exit_.code
+        return code if isinstance(code, int) else (0 if code is None else 1)
     except LocalchainError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    return result if isinstance(result, int) else 0
+    return 0
 
 
 def _entry() -> None:
