@@ -172,6 +172,35 @@ class LlamaCppEngine:
         Raises ContextOverflowError (before touching llama.cpp) when the prompt leaves no
         room for an answer.
         """
+        return self._generate(tokens, params, stop, grammar, stream=True)
+
+    def complete(
+        self,
+        tokens: list[int],
+        params: SamplingParams,
+        *,
+        stop: list[str] | None = None,
+        grammar: LlamaGrammar | None = None,
+    ) -> tuple[str, GenerationStats]:
+        """Generate the whole answer at once (no per-token Python work while sampling)."""
+        text, stats = "", None
+        for item in self._generate(tokens, params, stop, grammar, stream=False):
+            if isinstance(item, GenerationStats):
+                stats = item
+            else:
+                text += item
+        assert stats is not None
+        return text, stats
+
+    def _generate(
+        self,
+        tokens: list[int],
+        params: SamplingParams,
+        stop: list[str] | None,
+        grammar: LlamaGrammar | None,
+        *,
+        stream: bool,
+    ) -> Iterator[str | GenerationStats]:
         if len(tokens) >= self.n_ctx:
             raise ContextOverflowError(
                 prompt_tokens=len(tokens), n_ctx=self.n_ctx, max_tokens=params.max_tokens
@@ -185,14 +214,16 @@ class LlamaCppEngine:
                 queued_s=started - waited,
             )
             sampled = 0
+            first_at = 0.0
 
             def count(_ids: Any, _logits: Any) -> bool:
-                nonlocal sampled
+                nonlocal sampled, first_at
+                if sampled == 0:
+                    first_at = time.perf_counter()
                 sampled += 1
                 return False
 
-            first_at: float | None = None
-            chunks = self.llama.create_completion(
+            result = self.llama.create_completion(
                 tokens,
                 max_tokens=params.max_tokens,
                 temperature=params.temperature,
@@ -203,19 +234,23 @@ class LlamaCppEngine:
                 stop=stop or [],
                 grammar=grammar,
                 stopping_criteria=StoppingCriteriaList([count]),
-                stream=True,
+                stream=stream,
             )
-            try:
-                for chunk in chunks:
-                    choice = chunk["choices"][0]
-                    if first_at is None:
-                        first_at = time.perf_counter()
-                    if choice["text"]:
-                        yield choice["text"]
-                    if choice.get("finish_reason"):
-                        stats.finish_reason = choice["finish_reason"]
-            finally:
-                chunks.close()
+            if stream:
+                try:
+                    for chunk in result:
+                        choice = chunk["choices"][0]
+                        if choice["text"]:
+                            yield choice["text"]
+                        if choice.get("finish_reason"):
+                            stats.finish_reason = choice["finish_reason"]
+                finally:
+                    result.close()
+            else:
+                choice = result["choices"][0]
+                stats.finish_reason = choice.get("finish_reason") or "stop"
+                if choice["text"]:
+                    yield choice["text"]
             ended = time.perf_counter()
             first_at = first_at or ended
             # llama-cpp-python calls the criteria once per sampled token and once more

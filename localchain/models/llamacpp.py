@@ -23,7 +23,6 @@ from langchain_core.exceptions import OutputParserException
 from langchain_core.language_models import LanguageModelInput
 from langchain_core.language_models.chat_models import (
     BaseChatModel,
-    agenerate_from_stream,
     generate_from_stream,
 )
 from langchain_core.language_models.llms import LLM
@@ -137,6 +136,13 @@ class _LlamaCppBase(BaseModel):
         params, gbnf = self._split_kwargs(kwargs)
         grammar = self.engine.grammar(gbnf) if gbnf else None
         return self.engine.stream(tokens, params, stop=stop, grammar=grammar)
+
+    def _complete(
+        self, tokens: list[int], stop: list[str], kwargs: dict[str, Any]
+    ) -> tuple[str, GenerationStats]:
+        params, gbnf = self._split_kwargs(kwargs)
+        grammar = self.engine.grammar(gbnf) if gbnf else None
+        return self.engine.complete(tokens, params, stop=stop, grammar=grammar)
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: Any) -> Any:
@@ -264,8 +270,7 @@ class LlamaCppChat(_LlamaCppBase, BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
-        stops = [*self.template.stop, *(self.stop or []), *(stop or [])]
-        for item in self._run(self._tokens(messages), stops, kwargs):
+        for item in self._run(self._tokens(messages), self._stops(stop), kwargs):
             if isinstance(item, GenerationStats):
                 yield self._final_chunk(item)
                 continue
@@ -273,6 +278,9 @@ class LlamaCppChat(_LlamaCppBase, BaseChatModel):
             if run_manager:
                 run_manager.on_llm_new_token(item, chunk=chunk)
             yield chunk
+
+    def _stops(self, stop: list[str] | None) -> list[str]:
+        return [*self.template.stop, *(self.stop or []), *(stop or [])]
 
     def _final_chunk(self, stats: GenerationStats) -> ChatGenerationChunk:
         usage = {
@@ -301,7 +309,12 @@ class LlamaCppChat(_LlamaCppBase, BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        return generate_from_stream(self._stream(messages, stop, run_manager, **kwargs))
+        # LangChain itself switches to _stream when a callback wants tokens.
+        text, stats = self._complete(self._tokens(messages), self._stops(stop), kwargs)
+        final = self._final_chunk(stats)
+        return generate_from_stream(
+            iter([ChatGenerationChunk(message=AIMessageChunk(content=text)), final])
+        )
 
     async def _astream(
         self,
@@ -323,9 +336,10 @@ class LlamaCppChat(_LlamaCppBase, BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        return await agenerate_from_stream(
-            self._astream(messages, stop, run_manager, **kwargs)
-        )
+        # On a thread of its own, like _astream: waiting for the model lock must not
+        # occupy the event loop's shared executor.
+        results = iterate_in_thread(lambda: iter([self._generate(messages, stop, None, **kwargs)]))
+        return [result async for result in results][0]
 
     def with_structured_output(
         self,
@@ -468,7 +482,9 @@ class LlamaCppLLM(_LlamaCppBase, LLM):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> str:
-        return "".join(chunk.text for chunk in self._stream(prompt, stop, run_manager, **kwargs))
+        tokens = self.engine.tokenize(prompt, add_bos=self.engine.add_bos)
+        text, _stats = self._complete(tokens, [*(self.stop or []), *(stop or [])], kwargs)
+        return text
 
     async def _astream(
         self,
@@ -489,5 +505,5 @@ class LlamaCppLLM(_LlamaCppBase, LLM):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> str:
-        parts = [chunk.text async for chunk in self._astream(prompt, stop, run_manager, **kwargs)]
-        return "".join(parts)
+        results = iterate_in_thread(lambda: iter([self._call(prompt, stop, None, **kwargs)]))
+        return [result async for result in results][0]
