@@ -44,22 +44,25 @@ pip=("$venv/bin/python" -m pip --disable-pip-version-check)
 
 if ! ls "$wheel_dir"/llama_cpp_python-*.whl >/dev/null 2>&1; then
   log "building llama-cpp-python $llama_version (AMX off); takes about 6 minutes on 2 cores"
-  mkdir -p "$wheel_dir.tmp"
+  rm -rf "$wheel_dir.tmp" && mkdir -p "$wheel_dir.tmp"
   CMAKE_ARGS="$cmake_args" CFLAGS="$no_amx" CXXFLAGS="$no_amx" CMAKE_BUILD_PARALLEL_LEVEL=$(nproc) \
     "${pip[@]}" wheel --no-cache-dir --no-deps --no-binary llama-cpp-python \
     -w "$wheel_dir.tmp" "llama-cpp-python==$llama_version"
   rm -rf "$wheel_dir"
   mv "$wheel_dir.tmp" "$wheel_dir"
 fi
-log "installing llama-cpp-python from $wheel_dir"
-"${pip[@]}" install --quiet --no-index --find-links "$wheel_dir" --force-reinstall --no-deps "llama-cpp-python==$llama_version"
-
 # An exact pin takes the CPU wheel this machine kind provides; a looser one pulls CUDA builds.
 log "installing torch $torch_version (CPU)"
 "${pip[@]}" install --quiet "torch==$torch_version"
 
+# --only-binary: never fall back to compiling the sdist with default (AMX) flags.
+pinned=(--find-links "$wheel_dir" --only-binary llama-cpp-python
+        "llama-cpp-python==$llama_version" "torch==$torch_version")
+log "installing llama-cpp-python from $wheel_dir"
+"${pip[@]}" install --quiet "${pinned[@]}"
+
 log "installing localchain[$extras] (editable)"
-"${pip[@]}" install --quiet "llama-cpp-python==$llama_version" "torch==$torch_version" -e ".[$extras]"
+"${pip[@]}" install --quiet "${pinned[@]}" -e ".[$extras]"
 
 "$venv/bin/python" - <<'PY'
 import llama_cpp

@@ -14,6 +14,7 @@ Example:
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import AsyncIterator, Iterator, Sequence
 from operator import itemgetter
 from typing import Any
@@ -87,8 +88,6 @@ class _LlamaCppBase(BaseModel):
         self._load()
 
     def _load(self) -> None:
-        import os
-
         path = self.model_path or str(embedded_model_path())
         if not os.path.isfile(path):
             raise ModelNotFoundError(path)
