@@ -43,7 +43,7 @@ pip=("$venv/bin/python" -m pip --disable-pip-version-check)
 "${pip[@]}" install --quiet --upgrade "pip>=24" "setuptools>=77" wheel
 
 if ! ls "$wheel_dir"/llama_cpp_python-*.whl >/dev/null 2>&1; then
-  log "building llama-cpp-python $llama_version (AMX off); takes about 6 minutes on 2 cores"
+  log "building llama-cpp-python $llama_version (AMX off); takes about 3 minutes on 2 cores"
   rm -rf "$wheel_dir.tmp" && mkdir -p "$wheel_dir.tmp"
   CMAKE_ARGS="$cmake_args" CFLAGS="$no_amx" CXXFLAGS="$no_amx" CMAKE_BUILD_PARALLEL_LEVEL=$(nproc) \
     "${pip[@]}" wheel --no-cache-dir --no-deps --no-binary llama-cpp-python \

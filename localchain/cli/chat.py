@@ -94,10 +94,12 @@ def chat(
             continue
         history.append(HumanMessage(text))
         while True:
+            parts: list[str] = []
             try:
-                parts: list[str] = []
-                sys.stdout.write("bot> ")
+                # "bot> " only once the model answers: an overflow is known before that.
                 for chunk in llm.stream([SystemMessage(system), *history]):
+                    if not parts:
+                        sys.stdout.write("bot> ")
                     parts.append(str(chunk.content))
                     sys.stdout.write(str(chunk.content))
                     sys.stdout.flush()
@@ -105,7 +107,6 @@ def chat(
                 history.append(AIMessage("".join(parts)))
                 break
             except ContextOverflowError:
-                sys.stdout.write("\n")
                 if len(history) <= 1:
                     console.print("[red]the message alone does not fit the context window[/red]")
                     history.pop()
@@ -113,7 +114,8 @@ def chat(
                 del history[:2]
                 console.print("[yellow]context full: dropped the oldest exchange[/yellow]")
             except KeyboardInterrupt:
-                sys.stdout.write("\n")
+                if parts:
+                    sys.stdout.write("\n")
                 console.print("[dim]cancelled[/dim]")
                 history.pop()
                 break
