@@ -168,6 +168,12 @@ def explain_settings_sources(overrides: dict[str, Any] | None = None) -> dict[st
     """For each setting, the name of the source that decides its value."""
     given = {k for k, v in (overrides or {}).items() if v is not None}
     env = EnvSettingsSource(Settings, env_prefix="LOCALCHAIN_", case_sensitive=False)()
+    # Highest precedence first; each file is read once.
+    files = [
+        (str(path), TomlConfigSettingsSource(Settings, path)())
+        for path in reversed(config_files())
+        if path.is_file()
+    ]
     found: dict[str, str] = {}
     for name in Settings.model_fields:
         if name in given:
@@ -175,12 +181,7 @@ def explain_settings_sources(overrides: dict[str, Any] | None = None) -> dict[st
         elif name in env:
             found[name] = f"env LOCALCHAIN_{name.upper()}"
         else:
-            for path in reversed(config_files()):
-                if path.is_file() and name in TomlConfigSettingsSource(Settings, path)():
-                    found[name] = str(path)
-                    break
-            else:
-                found[name] = "default"
+            found[name] = next((path for path, values in files if name in values), "default")
     return found
 
 

@@ -30,6 +30,7 @@ from langchain_core.language_models.llms import LLM
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, ChatMessage
 from langchain_core.outputs import ChatGenerationChunk, ChatResult, GenerationChunk
 from langchain_core.runnables import Runnable, RunnableLambda, RunnableMap, RunnablePassthrough
+from llama_cpp import LlamaGrammar
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from localchain.errors import ModelNotFoundError, StructuredOutputError
@@ -129,18 +130,20 @@ class _LlamaCppBase(BaseModel):
             constraint = {"grammar": self.grammar}
         return params, grammar_text(**constraint)
 
+    def _prepare(self, kwargs: dict[str, Any]) -> tuple[SamplingParams, LlamaGrammar | None]:
+        params, gbnf = self._split_kwargs(kwargs)
+        return params, self.engine.grammar(gbnf) if gbnf else None
+
     def _run(
         self, tokens: list[int], stop: list[str], kwargs: dict[str, Any]
     ) -> Iterator[str | GenerationStats]:
-        params, gbnf = self._split_kwargs(kwargs)
-        grammar = self.engine.grammar(gbnf) if gbnf else None
+        params, grammar = self._prepare(kwargs)
         return self.engine.stream(tokens, params, stop=stop, grammar=grammar)
 
     def _complete(
         self, tokens: list[int], stop: list[str], kwargs: dict[str, Any]
     ) -> tuple[str, GenerationStats]:
-        params, gbnf = self._split_kwargs(kwargs)
-        grammar = self.engine.grammar(gbnf) if gbnf else None
+        params, grammar = self._prepare(kwargs)
         return self.engine.complete(tokens, params, stop=stop, grammar=grammar)
 
     @classmethod
@@ -361,8 +364,7 @@ class LlamaCppChat(_LlamaCppBase, BaseChatModel):
             >>> LlamaCppChat().with_structured_output(City).invoke("Paris?")  # doctest: +SKIP
             City(name='Paris', country='France')
         """
-        if kwargs.pop("strict", None) is not None or kwargs:
-            kwargs.pop("strict", None)
+        kwargs.pop("strict", None)  # the grammar is always strict
         if kwargs:
             raise TypeError(f"unsupported arguments: {sorted(kwargs)}")
         if method == "json_schema":
