@@ -1,0 +1,1 @@
+"""Tools for localchain agents (reserved; this subpackage has no public API yet)."""
