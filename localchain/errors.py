@@ -23,6 +23,8 @@ __all__ = [
     "BackendConnectionError",
     "MissingDependencyError",
     "StructuredOutputError",
+    "ChainInputError",
+    "SessionStoreError",
 ]
 
 
@@ -112,4 +114,25 @@ class StructuredOutputError(LocalchainError, ValueError):
         super().__init__(
             f"the model's answer does not validate against {schema}: {reason}. "
             f"Raw answer: {raw[:300]!r}. A larger max_tokens often helps when the JSON was cut off."
+        )
+
+
+class ChainInputError(LocalchainError, ValueError):
+    """A chain was invoked without the variables its prompts need, or built inconsistently."""
+
+    def __init__(self, chain: str, message: str, *, missing: list[str] | None = None) -> None:
+        self.chain = chain
+        self.missing = missing or []
+        super().__init__(f"{chain}: {message}")
+
+
+class SessionStoreError(LocalchainError):
+    """A chat session database cannot be read or written; what was saved before is intact."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(
+            f"session store {path}: {reason}. Sessions saved before are unchanged; use "
+            "another file (--sessions or LOCALCHAIN_SESSIONS) or close the program holding it."
         )
