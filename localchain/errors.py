@@ -25,6 +25,11 @@ __all__ = [
     "StructuredOutputError",
     "ChainInputError",
     "SessionStoreError",
+    "DocumentLoadError",
+    "EmptyCorpusError",
+    "EmptyQueryError",
+    "IndexFormatError",
+    "JudgmentsFormatError",
 ]
 
 
@@ -136,3 +141,53 @@ class SessionStoreError(LocalchainError):
             f"session store {path}: {reason}. Sessions saved before are unchanged; use "
             "another file (--sessions or LOCALCHAIN_SESSIONS) or close the program holding it."
         )
+
+
+class DocumentLoadError(LocalchainError, ValueError):
+    """A file cannot be loaded as a document: missing, binary, not decodable, corrupt, no text."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(
+            f"cannot load {path}: {reason}. Folder loading skips such files and lists them; "
+            "convert the file to text, Markdown, HTML or a PDF with a text layer."
+        )
+
+
+class EmptyCorpusError(LocalchainError, ValueError):
+    """There is nothing to load, chunk or search (empty folder, no text, empty index)."""
+
+    def __init__(self, message: str, *, source: str | None = None) -> None:
+        self.source = source
+        super().__init__(f"{message} (in {source})" if source else message)
+
+
+class EmptyQueryError(LocalchainError, ValueError):
+    """A search query is empty, or has nothing left to search for after tokenization."""
+
+    def __init__(self, query: str, reason: str) -> None:
+        self.query = query
+        self.reason = reason
+        super().__init__(f"cannot search for {query!r}: {reason}")
+
+
+class IndexFormatError(LocalchainError, ValueError):
+    """A saved index is not one localchain wrote, has another format version, or was altered."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(
+            f"cannot load the index at {path}: {reason}. Rebuild it from the source documents."
+        )
+
+
+class JudgmentsFormatError(LocalchainError, ValueError):
+    """A relevance judgments (qrels) or run file has a line localchain cannot parse."""
+
+    def __init__(self, path: str, line_number: int, reason: str) -> None:
+        self.path = path
+        self.line_number = line_number
+        self.reason = reason
+        super().__init__(f"{path}, line {line_number}: {reason}")
