@@ -1,1 +1,24 @@
-"""localchain.chains - reserved; this subpackage has no public API yet."""
+"""localchain.chains: prompt chains, sequential chains, the story chain and chatbots.
+
+Every chain is a LangChain Runnable (invoke, batch, stream, ainvoke; composes with ``|``).
+
+Example:
+    >>> from localchain.chains import prompt_chain, story_chain
+    >>> prompt_chain("Create a funny name for a business that sells {product}.").invoke(
+    ...     "socks")                                                    # doctest: +SKIP
+"""
+
+from localchain.chains.prompt import prompt_chain, prompt_input, strip_text
+from localchain.chains.sequential import Link, SequentialChain, sequential
+from localchain.chains.story import STORY_PROMPTS, story_chain
+
+__all__ = [
+    "Link",
+    "STORY_PROMPTS",
+    "SequentialChain",
+    "prompt_chain",
+    "prompt_input",
+    "sequential",
+    "story_chain",
+    "strip_text",
+]
