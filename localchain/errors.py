@@ -30,6 +30,7 @@ __all__ = [
     "EmptyQueryError",
     "IndexFormatError",
     "JudgmentsFormatError",
+    "CalculatorError",
 ]
 
 
@@ -191,3 +192,13 @@ class JudgmentsFormatError(LocalchainError, ValueError):
         self.line_number = line_number
         self.reason = reason
         super().__init__(f"{path}, line {line_number}: {reason}")
+
+
+class CalculatorError(LocalchainError, ValueError):
+    """The calculator refused an expression or could not evaluate it."""
+
+    def __init__(self, expression: str, reason: str) -> None:
+        self.expression = expression
+        self.reason = reason
+        shown = expression if len(expression) <= 80 else expression[:77] + "..."
+        super().__init__(f"cannot calculate {shown!r}: {reason}")
