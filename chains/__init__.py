@@ -8,11 +8,16 @@ Example:
     ...     "socks")                                                    # doctest: +SKIP
 """
 
+from localchain.chains.chat import DEFAULT_SYSTEM_PROMPT, Chatbot, Turn, new_session_id
 from localchain.chains.prompt import prompt_chain, prompt_input, strip_text
 from localchain.chains.sequential import Link, SequentialChain, sequential
 from localchain.chains.story import STORY_PROMPTS, story_chain
 
 __all__ = [
+    "DEFAULT_SYSTEM_PROMPT",
+    "Chatbot",
+    "Turn",
+    "new_session_id",
     "Link",
     "STORY_PROMPTS",
     "SequentialChain",

@@ -99,6 +99,9 @@ class Memory(ABC):
         """Forget the session: messages and memory state."""
         self.history.clear()
 
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
     @staticmethod
     def _summary_message(summary: str) -> list[BaseMessage]:
         if not summary.strip():

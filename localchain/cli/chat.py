@@ -1,14 +1,17 @@
-"""`localchain chat`: talk to the model in a terminal, answers streamed as they come."""
+"""`localchain chat`: talk to the model in a terminal, with memory and saved sessions."""
 
 from __future__ import annotations
 
-import sys
+import os
+from enum import Enum
+from pathlib import Path
 from typing import Annotated
 
 import typer
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from rich.console import Console
+from rich.markup import escape
 
+from localchain.chains.chat import Chatbot
 from localchain.cli.model_info import describe_model
 from localchain.cli.options import (
     BackendOpt,
@@ -20,31 +23,48 @@ from localchain.cli.options import (
     TemplateOpt,
     settings_from_options,
 )
-from localchain.errors import ContextOverflowError
+from localchain.cli.repl import Repl
+from localchain.errors import SessionStoreError
+from localchain.memory import (
+    InMemorySessionStore,
+    SessionStore,
+    SQLiteSessionStore,
+    default_sessions_path,
+    memory_from_name,
+)
 from localchain.models.registry import load_chat_model
 
-HELP = """commands:
-  /help    this help
-  /reset   forget the conversation
-  /history show the conversation so far
-  /exit    leave (Ctrl-D works too)"""
 
-
-def _read_line(session: object | None) -> str:
-    if session is not None:
-        return session.prompt("you> ")  # type: ignore[attr-defined]
-    sys.stdout.write("you> ")
-    sys.stdout.flush()
-    line = sys.stdin.readline()
-    if not line:
-        raise EOFError
-    return line.rstrip("\n")
+class MemoryKind(str, Enum):
+    buffer = "buffer"
+    window = "window"
+    summary = "summary"
+    summary_buffer = "summary-buffer"
 
 
 def chat(
+    memory: Annotated[
+        MemoryKind, typer.Option("--memory", help="What the model remembers of the conversation.")
+    ] = MemoryKind.buffer,
+    k: Annotated[int, typer.Option("--k", min=1, help="Exchanges kept by --memory window.")] = 2,
+    history_tokens: Annotated[
+        int,
+        typer.Option("--history-tokens", min=1, help="Verbatim budget of --memory summary-buffer."),
+    ] = 512,
+    session: Annotated[
+        str | None, typer.Option("--session", help="Continue (or start) the session with this id.")
+    ] = None,
+    resume: Annotated[
+        bool, typer.Option("--continue", help="Continue the most recent session.")
+    ] = False,
+    sessions_file: Annotated[
+        Path | None,
+        typer.Option("--sessions", help="Session database (default: LOCALCHAIN_SESSIONS or "
+                     "~/.local/share/localchain/sessions.db)."),
+    ] = None,
     system: Annotated[
-        str, typer.Option("--system", "-s", help="System prompt.")
-    ] = "You are a helpful assistant. Answer briefly.",
+        str | None, typer.Option("--system", "-s", help="System prompt.")
+    ] = None,
     model: ModelOpt = None,
     backend: BackendOpt = None,
     base_url: BaseUrlOpt = None,
@@ -53,69 +73,68 @@ def chat(
     n_ctx: NCtxOpt = None,
     chat_template: TemplateOpt = None,
 ) -> None:
-    """Chat with the model in the terminal (the whole conversation is kept in context)."""
-    console = Console(highlight=False)
+    """Chat with the model in the terminal; /help lists the commands."""
+    if session is not None and resume:
+        raise typer.BadParameter("give --session or --continue, not both")
+    console = Console(highlight=False, soft_wrap=True)
     settings = settings_from_options(
         model=model, backend=backend, base_url=base_url, temperature=temperature,
         max_tokens=max_tokens, n_ctx=n_ctx, chat_template=chat_template,
     )
     llm = load_chat_model(settings=settings)
-    info = describe_model(llm, settings)
-    console.print(
-        f"[bold]localchain chat[/bold] - model {info['name']} ({info['backend']}), "
-        "memory: full buffer. /help for commands."
+    store = _open_store(sessions_file, console)
+    session_id = session
+    if resume:
+        session_id = _latest(store, console)
+    repl_holder: list[Repl] = []
+    bot = Chatbot(
+        llm,
+        memory_from_name(memory.value, k=k, max_tokens=history_tokens),
+        system_prompt=system,
+        session_id=session_id,
+        store=store,
+        on_notice=lambda text: repl_holder[0].notice(text),
     )
-    session = None
-    if sys.stdin.isatty():
-        from prompt_toolkit import PromptSession
+    info = describe_model(llm, settings)
+    repl = Repl(bot, console=console, model_info=info, history_file=_input_history_file())
+    repl_holder.append(repl)
+    detail = f" k={k}" if memory is MemoryKind.window else ""
+    console.print(
+        f"[bold]localchain chat[/bold] - model {escape(str(info['name']))} ({info['backend']}), "
+        f"memory: {memory.value}{detail}, session {escape(bot.session_id)}. /help for commands."
+    )
+    try:
+        stored = len(bot.history)
+    except SessionStoreError as err:
+        console.print(f"[red]error: {escape(str(err))}[/red]")
+        bot.store = InMemorySessionStore()
+        bot.switch(bot.session_id)
+        stored = 0
+    if stored:
+        console.print(f"[dim]continuing: {stored} messages in this session[/dim]")
+    repl.run()
 
-        session = PromptSession()
-    history: list[BaseMessage] = []
-    while True:
-        try:
-            text = _read_line(session).strip()
-        except (EOFError, KeyboardInterrupt):
-            console.print()
-            return
-        if not text:
-            continue
-        if text.startswith("/"):
-            command = text.split()[0]
-            if command in ("/exit", "/quit"):
-                return
-            if command == "/reset":
-                history.clear()
-                console.print("[dim]conversation cleared[/dim]")
-            elif command == "/history":
-                for message in history:
-                    console.print(f"[bold]{message.type}:[/bold] {message.content}")
-            else:
-                console.print(HELP)
-            continue
-        history.append(HumanMessage(text))
-        while True:
-            parts: list[str] = []
-            try:
-                # "bot> " only once the model answers: an overflow is known before that.
-                for chunk in llm.stream([SystemMessage(system), *history]):
-                    if not parts:
-                        sys.stdout.write("bot> ")
-                    parts.append(str(chunk.content))
-                    sys.stdout.write(str(chunk.content))
-                    sys.stdout.flush()
-                sys.stdout.write("\n")
-                history.append(AIMessage("".join(parts)))
-                break
-            except ContextOverflowError:
-                if len(history) <= 1:
-                    console.print("[red]the message alone does not fit the context window[/red]")
-                    history.pop()
-                    break
-                del history[:2]
-                console.print("[yellow]context full: dropped the oldest exchange[/yellow]")
-            except KeyboardInterrupt:
-                if parts:
-                    sys.stdout.write("\n")
-                console.print("[dim]cancelled[/dim]")
-                history.pop()
-                break
+
+def _open_store(path: Path | None, console: Console) -> SessionStore:
+    store = SQLiteSessionStore(path)
+    try:
+        store.sessions()
+    except SessionStoreError as err:
+        console.print(
+            f"[red]error: {escape(str(err))}[/red]\n[yellow]this conversation will not be saved "
+            "to disk[/yellow]"
+        )
+        return InMemorySessionStore()
+    return store
+
+
+def _latest(store: SessionStore, console: Console) -> str | None:
+    latest = store.latest()
+    if latest is None:
+        console.print("[dim]no saved session to continue; starting a new one[/dim]")
+    return latest
+
+
+def _input_history_file() -> Path:
+    data_home = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return data_home / "localchain" / "input_history"
