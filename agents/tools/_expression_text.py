@@ -1,0 +1,134 @@
+"""Lenient clean-up of arithmetic typed by small models, before it is parsed.
+
+The result is a Python expression that is *not yet trusted*: the calculator parses it
+with :mod:`ast` and evaluates it over its whitelist. Nothing here evaluates anything.
+
+What is accepted: quotes, backticks and code fences around the expression; a leading or
+trailing ``=``; ``^`` for power; ``x``, ``×`` and ``·`` for multiply, ``÷`` for divide;
+``1,000`` thousands separators (outside function calls, where a comma separates
+arguments); and percentages: a ``%`` with no operand after it means per cent and becomes
+a call to :data:`PERCENT_MARKER` (``15% of 840`` -> ``_percent_(15) * 840``), while
+``10 % 3`` stays Python's modulo.
+
+Example:
+    >>> normalize_expression("`1,200 x 15%` =")
+    '1200*_percent_(15)'
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+__all__ = ["PERCENT_MARKER", "normalize_expression"]
+
+PERCENT_MARKER: Final = "_percent_"
+"""Name of the call that marks a percentage. It starts with "_", and the calculator
+refuses every input that names anything starting with "_", so a user cannot reach it."""
+
+_SYMBOLS: Final = {"×": "*", "·": "*", "÷": "/", "−": "-", "–": "-", "^": "**"}
+_TIMES_X = re.compile(r"(?<=[\d.)%])\s*[xX]\s*(?=[\d.(])")
+_PERCENT_WORD = re.compile(r"\s*\bper\s?cent\b", re.IGNORECASE)
+_PERCENT_OF = re.compile(r"%\s*of\b", re.IGNORECASE)
+_GROUPED = re.compile(r"(?<![\w.])\d{1,3}(?:,\d{3})+(?!\d)")
+_FENCE_TAG = re.compile(r"^(?:python|py|math|text)\s*\n")
+_TRAILING_OPERAND = re.compile(
+    r"(?:[A-Za-z_]\w*|(?:\d[\d_]*\.?[\d_]*|\.\d[\d_]*)(?:[eE][+-]?\d+)?)$"
+)
+_TRAILING_NAME = re.compile(r"[A-Za-z_]\w*\s*$")
+
+
+def _strip_wrapping(text: str) -> str:
+    """Remove code fences, quotes and a leading or trailing '=' around the expression."""
+    while True:
+        before = text
+        text = text.strip()
+        if len(text) >= 6 and text.startswith("```") and text.endswith("```"):
+            text = _FENCE_TAG.sub("", text[3:-3].strip() + "\n", count=1).strip()
+        for quote in ("`", '"', "'"):
+            if len(text) >= 2 and text[0] == quote == text[-1]:
+                text = text[1:-1]
+        text = text.strip().lstrip("=").rstrip("=?").strip()
+        if text == before:
+            return text
+
+
+def _in_call_flags(text: str) -> list[bool]:
+    """For each character: is it directly inside the parentheses of a function call?"""
+    flags: list[bool] = []
+    stack: list[bool] = []
+    for index, char in enumerate(text):
+        if char == "(":
+            flags.append(bool(stack and stack[-1]))
+            stack.append(bool(_TRAILING_NAME.search(text, 0, index)))
+            continue
+        if char == ")" and stack:
+            stack.pop()
+        flags.append(bool(stack and stack[-1]))
+    return flags
+
+
+def _drop_thousands_separators(text: str) -> str:
+    """'1,000,000' -> '1000000', except inside a call, where a comma separates arguments."""
+    if "," not in text:
+        return text
+    in_call = _in_call_flags(text)
+    return _GROUPED.sub(
+        lambda match: match.group() if in_call[match.start()] else match.group().replace(",", ""),
+        text,
+    )
+
+
+def _is_percent_sign(text: str, index: int) -> bool:
+    """Whether the '%' at index means 'per cent' (nothing follows it) or modulo."""
+    rest = text[index + 1 :]
+    following = rest.lstrip()
+    if not following or following[0] in ")],*/%":
+        return True
+    if following[0] in "+-":
+        # "20% - 5" is a percentage minus 5; "20 %-5" and "20 % -5" are Python's modulo.
+        after_sign = following[1:2]
+        return rest[:1].isspace() and (not after_sign or after_sign.isspace())
+    return False
+
+
+def _operand_start(text: str, end: int) -> int | None:
+    """Start of the operand that ends at `end`: a number, a name or a (call) group."""
+    stop = len(text[:end].rstrip())
+    if stop == 0:
+        return None
+    if text[stop - 1] == ")":
+        depth = 0
+        for position in range(stop - 1, -1, -1):
+            depth += {")": 1, "(": -1}.get(text[position], 0)
+            if depth == 0:
+                name = _TRAILING_NAME.search(text, 0, position)
+                return name.start() if name else position
+        return None
+    match = _TRAILING_OPERAND.search(text, 0, stop)
+    return match.start() if match else None
+
+
+def _mark_percentages(text: str) -> str:
+    """Rewrite each per-cent '%' as a call that the evaluator knows: '15%' -> '_percent_(15)'."""
+    text = _PERCENT_OF.sub("% *", _PERCENT_WORD.sub("%", text))
+    search_from = 0
+    while (index := text.find("%", search_from)) != -1:
+        start = _operand_start(text, index)
+        if not _is_percent_sign(text, index) or start is None:
+            search_from = index + 1
+            continue
+        operand = text[start:index].rstrip()
+        replacement = f"{PERCENT_MARKER}({operand})"
+        text = text[:start] + replacement + text[index + 1 :]
+        search_from = start + len(replacement)
+    return text
+
+
+def normalize_expression(expression: str) -> str:
+    """Turn what a model typed into a Python arithmetic expression (not yet trusted)."""
+    text = _strip_wrapping(expression)
+    for symbol, replacement in _SYMBOLS.items():
+        text = text.replace(symbol, replacement)
+    text = _TIMES_X.sub("*", text)
+    return _mark_percentages(_drop_thousands_separators(text))

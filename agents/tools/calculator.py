@@ -1,0 +1,425 @@
+"""A calculator tool that evaluates arithmetic safely, for agents on small models.
+
+The expression is parsed with Python's :mod:`ast` and walked over a whitelist: numbers,
+``+ - * / // % **``, parentheses, unary signs, a few functions and the constants ``pi``
+and ``e``. Nothing is ever executed: no ``eval``, ``exec`` or third-party evaluator sees
+the text, because the text comes from a model (and through it, from web pages).
+
+Every limit is checked before the work it guards, so a hostile or careless input is
+refused at once instead of tying up the process: ``9**9**9`` is refused from the sizes of
+its operands, ``factorial(100000)`` from an estimate of its digits.
+
+Example:
+    >>> from localchain.agents.tools import Calculator, evaluate
+    >>> evaluate("15% of 840")
+    126.0
+    >>> Calculator().invoke("2 ^ 10")
+    '1024'
+    >>> Calculator().invoke("1/0")
+    "cannot calculate '1/0': division by zero is undefined"
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+import operator
+import re
+import warnings
+from collections.abc import Callable
+from decimal import ROUND_HALF_UP, Context, Decimal
+from typing import Any, Final, NoReturn
+
+from langchain_core.callbacks import CallbackManagerForToolRun
+from langchain_core.tools import BaseTool, ToolException
+from pydantic import BaseModel, Field, ValidationError
+
+from localchain.agents.tools._expression_text import PERCENT_MARKER, normalize_expression
+from localchain.errors import CalculatorError
+
+__all__ = [
+    "Calculator",
+    "CalculatorInput",
+    "evaluate",
+    "format_number",
+    "MAX_INPUT_CHARS",
+    "MAX_NESTING",
+    "MAX_DIGITS",
+]
+
+Number = int | float
+
+MAX_INPUT_CHARS: Final = 500
+"""Longest expression accepted, in characters. Model-written arithmetic is far shorter."""
+MAX_NESTING: Final = 40
+"""Deepest nesting of parentheses, calls and operators accepted."""
+MAX_DIGITS: Final = 1000
+"""Most digits an integer result (or any intermediate value) may have."""
+
+_MAX_BITS: Final = math.ceil(MAX_DIGITS * math.log2(10))
+_MAX_ROUND_DIGITS: Final = 15
+
+_HINT: Final = (
+    "Use only numbers, + - * / // % ** and parentheses, percentages (15% of 840), "
+    "the functions sqrt, log, log10, exp, sin, cos, tan, abs, round, min, max, factorial "
+    "and the constants pi and e."
+)
+
+# A name starting with "_" is how every escape from a sandbox of this kind begins
+# (__import__, __class__), and it is how percentages are marked internally.
+_UNDERSCORE_NAME = re.compile(r"(?<!\w)_")
+
+# ---------------------------------------------------------------------------------------
+# Functions: each checks its own domain so the model gets a reason, not "math domain error".
+# ---------------------------------------------------------------------------------------
+
+
+def _whole(value: Number, what: str) -> int:
+    if isinstance(value, float) and not value.is_integer():
+        raise ValueError(f"{what} must be a whole number, not {format_number(value)}")
+    return int(value)
+
+
+def _sqrt(x: Number) -> float:
+    if x < 0:
+        raise ValueError("sqrt of a negative number is not a real number")
+    return math.sqrt(x)
+
+
+def _log(x: Number, base: Number | None = None) -> float:
+    if x <= 0:
+        raise ValueError("log is only defined for numbers greater than 0")
+    if base is None:
+        return math.log(x)
+    if base <= 0 or base == 1:
+        raise ValueError("the base of log must be greater than 0 and not 1")
+    return math.log(x, base)
+
+
+def _log10(x: Number) -> float:
+    if x <= 0:
+        raise ValueError("log10 is only defined for numbers greater than 0")
+    return math.log10(x)
+
+
+def _factorial(x: Number) -> int:
+    n = _whole(x, "the argument of factorial")
+    if n < 0:
+        raise ValueError("factorial is only defined for whole numbers 0 and up")
+    # log10(n!) from lgamma: the size is known before anything is multiplied.
+    if n > 100_000 or math.lgamma(n + 1) / math.log(10) > MAX_DIGITS:
+        raise OverflowError(f"factorial({n}) has more than {MAX_DIGITS} digits")
+    return math.factorial(n)
+
+
+def _round(x: Number, ndigits: Number | None = None) -> Number:
+    """School rounding (halves away from zero), unlike Python's round: round(2.5) is 3."""
+    places = 0 if ndigits is None else _whole(ndigits, "the digits argument of round")
+    if abs(places) > _MAX_ROUND_DIGITS:
+        raise ValueError(f"round keeps between -{_MAX_ROUND_DIGITS} and {_MAX_ROUND_DIGITS} digits")
+    if isinstance(x, int):
+        if places >= 0:
+            return x
+        step = 10**-places
+        quotient, remainder = divmod(abs(x), step)
+        rounded = (quotient + (2 * remainder >= step)) * step
+        return rounded if x >= 0 else -rounded
+    # repr() is the shortest text that reads back as x: round(2.675, 2) gives 2.68.
+    exact = Decimal(repr(x)).quantize(
+        Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP, context=Context(prec=400)
+    )
+    return int(exact) if ndigits is None else float(exact)
+
+
+# name -> (function, least arguments, most arguments)
+_FUNCTIONS: Final[dict[str, tuple[Callable[..., Number], int, int]]] = {
+    "sqrt": (_sqrt, 1, 1),
+    "log": (_log, 1, 2),
+    "ln": (_log, 1, 1),
+    "log10": (_log10, 1, 1),
+    "exp": (math.exp, 1, 1),
+    "sin": (math.sin, 1, 1),
+    "cos": (math.cos, 1, 1),
+    "tan": (math.tan, 1, 1),
+    "abs": (abs, 1, 1),
+    "round": (_round, 1, 2),
+    "min": (min, 1, 50),
+    "max": (max, 1, 50),
+    "factorial": (_factorial, 1, 1),
+}
+_CONSTANTS: Final[dict[str, float]] = {"pi": math.pi, "e": math.e}
+_OPERATORS: Final[dict[type[ast.operator], Callable[[Number, Number], Number]]] = {
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Div: operator.truediv,
+    ast.FloorDiv: operator.floordiv,
+    ast.Mod: operator.mod,
+    ast.Pow: operator.pow,
+}
+_REFUSED_OPERATORS: Final[dict[type[ast.AST], str]] = {
+    ast.BitAnd: "&",
+    ast.BitOr: "|",
+    ast.BitXor: "^ (bitwise)",
+    ast.LShift: "<<",
+    ast.RShift: ">>",
+    ast.MatMult: "@",
+    ast.Invert: "~",
+    ast.Not: "not",
+}
+_REFUSED: Final[dict[type[ast.AST], str]] = {
+    ast.Attribute: "attribute access (a '.' after a name) is not allowed",
+    ast.Subscript: "indexing with [ ] is not allowed",
+    ast.Lambda: "lambda functions are not allowed",
+    ast.ListComp: "comprehensions are not allowed",
+    ast.SetComp: "comprehensions are not allowed",
+    ast.DictComp: "comprehensions are not allowed",
+    ast.GeneratorExp: "comprehensions are not allowed",
+    ast.Tuple: "this is several values separated by commas; write one expression",
+    ast.List: "lists are not allowed",
+    ast.Set: "sets are not allowed",
+    ast.Dict: "dicts are not allowed",
+    ast.JoinedStr: "text (strings) cannot be calculated",
+    ast.Compare: "comparisons are not allowed",
+    ast.BoolOp: "'and' / 'or' are not allowed",
+    ast.IfExp: "'if' / 'else' is not allowed",
+    ast.NamedExpr: "assignment (:=) is not allowed",
+    ast.Starred: "'*' unpacking is not allowed",
+}
+
+
+# ---------------------------------------------------------------------------------------
+# Evaluation over the whitelist.
+# ---------------------------------------------------------------------------------------
+
+
+class _Refusal(Exception):
+    """Internal: carries the reason up to evaluate(), which adds the expression."""
+
+
+def _refuse(reason: str) -> NoReturn:
+    raise _Refusal(reason)
+
+
+def _checked(value: object) -> Number:
+    """Accept only finite real numbers of bounded size."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        if isinstance(value, complex):
+            _refuse("the result is not a real number (a fractional power of a negative number?)")
+        _refuse(f"the result is not a number ({type(value).__name__})")
+    if isinstance(value, float) and math.isnan(value):
+        _refuse("the result is not a number (NaN)")
+    if isinstance(value, float) and math.isinf(value):
+        _refuse("the result is too large to represent")
+    if isinstance(value, int) and value.bit_length() > _MAX_BITS:
+        _refuse(f"the result has more than {MAX_DIGITS} digits")
+    return value
+
+
+def _check_power(base: Number, exponent: Number) -> None:
+    """Refuse an integer power whose result would be too long, from the operand sizes."""
+    if isinstance(base, int) and isinstance(exponent, int) and exponent > 0 and abs(base) > 1:
+        # 2**(b-1) <= |base| < 2**b, so the result has at least exponent * (b-1) bits.
+        if exponent * (abs(base).bit_length() - 1) > _MAX_BITS:
+            _refuse(f"the result would have more than {MAX_DIGITS} digits; use smaller numbers")
+
+
+def _apply(function: Callable[..., Number], *args: Number) -> Number:
+    try:
+        return _checked(function(*args))
+    except ZeroDivisionError:
+        _refuse("division by zero is undefined")
+    except OverflowError as err:
+        detail = str(err)
+        if "digits" in detail:
+            _refuse(detail)
+        _refuse("the result is too large to represent")
+    except ValueError as err:
+        detail = str(err)
+        _refuse(detail if detail != "math domain error" else "the value is outside the domain")
+
+
+def _evaluate_node(node: ast.AST, depth: int) -> Number:
+    if depth > MAX_NESTING:
+        _refuse(f"the expression is nested more than {MAX_NESTING} levels deep")
+    if isinstance(node, ast.Expression):
+        return _evaluate_node(node.body, depth + 1)
+    if isinstance(node, ast.Constant):
+        value = node.value
+        if type(value) in (int, float):
+            return _checked(value)
+        kinds = {str: "text (strings)", bytes: "bytes", complex: "complex numbers", bool: "True/False"}
+        _refuse(f"{kinds.get(type(value), repr(value))} cannot be calculated")
+    if isinstance(node, ast.Name):
+        name = node.id.lower()
+        if name in _CONSTANTS:
+            return _CONSTANTS[name]
+        if name in _FUNCTIONS:
+            _refuse(f"{name} is a function: write {name}(...) with its argument in parentheses")
+        _refuse(f"unknown name {node.id!r}. {_HINT}")
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        value = _evaluate_node(node.operand, depth + 1)
+        return -value if isinstance(node.op, ast.USub) else +value
+    if isinstance(node, ast.BinOp) and type(node.op) in _OPERATORS:
+        return _evaluate_binary(node, depth)
+    if isinstance(node, ast.Call):
+        return _evaluate_call(node, depth)
+    if isinstance(node, (ast.BinOp, ast.UnaryOp)):
+        symbol = _REFUSED_OPERATORS.get(type(node.op), type(node.op).__name__)
+        _refuse(f"the operator {symbol} is not allowed. {_HINT}")
+    what = _REFUSED.get(type(node), f"{type(node).__name__} expressions are not allowed")
+    _refuse(f"{what}. {_HINT}")
+
+
+def _percent_operand(node: ast.AST) -> ast.AST | None:
+    """The x of a marked percentage x%, or None if node is not one."""
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == PERCENT_MARKER:
+        return node.args[0]
+    return None
+
+
+def _evaluate_binary(node: ast.BinOp, depth: int) -> Number:
+    left = _evaluate_node(node.left, depth + 1)
+    percent = _percent_operand(node.right)
+    if percent is not None and isinstance(node.op, (ast.Add, ast.Sub)):
+        # Calculator convention: 840 - 15% takes 15% off 840 (714), it does not subtract
+        # 0.15. Multiplying before dividing keeps whole results whole (840 + 15% is 966.0).
+        rate = _evaluate_node(percent, depth + 2)
+        scaled = _apply(operator.add if isinstance(node.op, ast.Add) else operator.sub, 100, rate)
+        return _apply(operator.truediv, _apply(operator.mul, left, scaled), 100)
+    right = _evaluate_node(node.right, depth + 1)
+    if isinstance(node.op, ast.Pow):
+        _check_power(left, right)
+    return _apply(_OPERATORS[type(node.op)], left, right)
+
+
+def _evaluate_call(node: ast.Call, depth: int) -> Number:
+    if not isinstance(node.func, ast.Name):
+        _refuse(f"only the named functions can be called. {_HINT}")
+    if node.keywords or any(isinstance(arg, ast.Starred) for arg in node.args):
+        _refuse("write function arguments as plain values, e.g. round(2.345, 2)")
+    if node.func.id == PERCENT_MARKER:
+        return _apply(operator.truediv, _evaluate_node(node.args[0], depth + 1), 100)
+    name = node.func.id.lower()
+    if name in _CONSTANTS:
+        _refuse(f"{name} is a constant, not a function: write {name} without parentheses")
+    if name not in _FUNCTIONS:
+        _refuse(f"unknown function {node.func.id!r}. {_HINT}")
+    function, least, most = _FUNCTIONS[name]
+    if not least <= len(node.args) <= most:
+        count = str(least) if least == most else f"{least} to {most}"
+        _refuse(f"{name} takes {count} argument(s), got {len(node.args)}")
+    args = [_evaluate_node(arg, depth + 1) for arg in node.args]
+    return _apply(function, *args)
+
+
+def evaluate(expression: str) -> Number:
+    """Evaluate an arithmetic expression safely; raise CalculatorError if it is refused.
+
+    Accepts ``+ - * / // % **`` (also ``^``, ``x`` and ``×``), parentheses, ``1,000``,
+    percentages (``15% of 840``, ``840 * 15%``, ``840 - 15%`` = 714), the functions sqrt,
+    log (natural; ``log(x, base)``), ln, log10, exp, sin, cos, tan, abs, round, min, max,
+    factorial, and the constants pi and e. Quotes, backticks and a trailing ``=`` are ignored.
+
+    Example:
+        >>> evaluate("(3 + 4) * 2")
+        14
+        >>> evaluate("1,200 * 15%")
+        180.0
+        >>> evaluate("__import__('os')")
+        Traceback (most recent call last):
+        ...
+        localchain.errors.CalculatorError: cannot calculate "__import__('os')": names starting with '_' are not allowed...
+    """
+    if not isinstance(expression, str):
+        raise CalculatorError(repr(expression), "the expression must be text")
+    if len(expression) > MAX_INPUT_CHARS:
+        raise CalculatorError(
+            expression, f"the expression is longer than {MAX_INPUT_CHARS} characters; split it up"
+        )
+    if _UNDERSCORE_NAME.search(expression):
+        raise CalculatorError(expression, f"names starting with '_' are not allowed. {_HINT}")
+    text = normalize_expression(expression)
+    if not text:
+        raise CalculatorError(expression, f"the expression is empty. {_HINT}")
+    depth = 0
+    for char in text:  # the parser's own recursion must never be the limit we hit
+        depth += 1 if char in "([{" else -1 if char in ")]}" else 0
+        if depth > MAX_NESTING:
+            raise CalculatorError(
+                expression, f"the expression is nested more than {MAX_NESTING} levels deep"
+            )
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # e.g. SyntaxWarning on "1is 1"; refused below
+            tree = ast.parse(text, mode="eval")
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        raise CalculatorError(expression, f"this is not an arithmetic expression. {_HINT}") from None
+    try:
+        return _evaluate_node(tree, 0)
+    except _Refusal as refusal:
+        raise CalculatorError(expression, str(refusal)) from None
+
+
+def format_number(value: Number) -> str:
+    """Format a result for reading: integers without '.0', floats to 10 significant digits.
+
+    Example:
+        >>> format_number(4.0), format_number(1 / 3), format_number(2**70)
+        ('4', '0.3333333333', '1180591620717411303424')
+    """
+    if isinstance(value, float):
+        if value.is_integer() and abs(value) < 1e16:
+            return str(int(value))
+        return f"{value:.10g}"
+    return str(value)
+
+
+class CalculatorInput(BaseModel):
+    """Arguments of the calculator tool."""
+
+    expression: str = Field(
+        description="One arithmetic expression, for example: 15% of 840, (3 + 4) * 2, sqrt(144)"
+    )
+    """The expression to calculate."""
+
+
+class Calculator(BaseTool):
+    """Calculator tool: a safe arithmetic evaluator as a LangChain tool.
+
+    Refusals and math errors are raised as ``ToolException`` and, because
+    ``handle_tool_error`` is True, ``invoke``/``run`` return their message as the
+    observation (a ``ToolMessage`` with ``status="error"`` for tool calls) instead of
+    raising, so an agent sees what went wrong and can try again. Set
+    ``handle_tool_error=False`` to get the exception.
+
+    Example:
+        >>> from localchain.agents.tools import Calculator
+        >>> calculator = Calculator()
+        >>> calculator.invoke("15% of 840")
+        '126'
+        >>> calculator.invoke({"expression": "sqrt(2) * 3"})
+        '4.242640687'
+        >>> calculator.invoke("9**9**9")
+        "cannot calculate '9**9**9': the result would have more than 1000 digits; use smaller numbers"
+    """
+
+    name: str = "calculator"
+    description: str = (
+        "Calculates one arithmetic expression and returns the number. "
+        "Input: numbers with + - * / ** and ( ), percentages, and functions like sqrt, log, "
+        "round, min, max. Examples: 15% of 840 | (3 + 4) * 2 | 1200 * 0.85 | sqrt(144)"
+    )
+    args_schema: type[BaseModel] = CalculatorInput
+    handle_tool_error: bool | str | Callable[[ToolException], Any] | None = True
+    """True: a refusal's message becomes the observation; False: ToolException is raised."""
+    handle_validation_error: bool | str | Callable[[ValidationError], str] | None = (
+        'The calculator takes one argument, the expression, e.g. {"expression": "2 * (3 + 4)"}.'
+    )
+    """Observation for arguments that do not fit the schema (a string), or False to raise."""
+
+    def _run(self, expression: str, run_manager: CallbackManagerForToolRun | None = None) -> str:
+        try:
+            return format_number(evaluate(expression))
+        except CalculatorError as err:
+            raise ToolException(str(err)) from err
