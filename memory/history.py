@@ -24,6 +24,7 @@ Example:
 from __future__ import annotations
 
 import copy
+import json
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
@@ -110,7 +111,8 @@ class InMemoryHistory(SessionHistory):
     def commit(
         self, messages: Sequence[BaseMessage], state: Mapping[str, Any] | None = None
     ) -> None:
-        update = copy.deepcopy(dict(state or {}))
+        # A JSON round trip: the same values (and the same TypeError) as the SQLite store.
+        update = json.loads(json.dumps(dict(state or {})))
         with self._lock:
             # Build the new values first, then swap them in: nothing half-applied is visible.
             self._messages = [*self._messages, *messages]

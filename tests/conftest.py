@@ -15,11 +15,12 @@ TEST_CTX = 2048
 
 @pytest.fixture(autouse=True)
 def isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """No LOCALCHAIN_* variables or config files from the machine leak into a test."""
+    """No LOCALCHAIN_* variables, config files or saved sessions from the machine leak in."""
     for name in list(os.environ):
         if name.startswith("LOCALCHAIN_"):
             monkeypatch.delenv(name)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     monkeypatch.chdir(tmp_path)
     return tmp_path
 
