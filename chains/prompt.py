@@ -14,7 +14,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel, BaseLanguageModel
@@ -134,20 +134,38 @@ def strip_text() -> Runnable[str, str]:
     """
 
     def transform(chunks: Iterator[str]) -> Iterator[str]:
-        started = False
-        pending = ""
+        stripper = _Stripper()
         for chunk in chunks:
-            if not started:
-                chunk = chunk.lstrip()
-                if not chunk:
-                    continue
-                started = True
-            text = pending + chunk
-            body = text.rstrip()
-            pending = text[len(body) :]
-            if body:
-                yield body
-        if not started:
+            if piece := stripper.feed(chunk):
+                yield piece
+        if not stripper.started:
             yield ""  # an empty answer is "", not None
 
-    return RunnableGenerator(transform, name="strip")
+    async def atransform(chunks: AsyncIterator[str]) -> AsyncIterator[str]:
+        stripper = _Stripper()
+        async for chunk in chunks:
+            if piece := stripper.feed(chunk):
+                yield piece
+        if not stripper.started:
+            yield ""
+
+    return RunnableGenerator(transform, atransform, name="strip")
+
+
+class _Stripper:
+    """The state of :func:`strip_text`: text goes in chunk by chunk, stripped text comes out."""
+
+    def __init__(self) -> None:
+        self.started = False
+        self.pending = ""
+
+    def feed(self, chunk: str) -> str:
+        if not self.started:
+            chunk = chunk.lstrip()
+            if not chunk:
+                return ""
+            self.started = True
+        text = self.pending + chunk
+        body = text.rstrip()
+        self.pending = text[len(body) :]
+        return body

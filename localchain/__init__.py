@@ -8,12 +8,14 @@ Example:
 
 from localchain.errors import (
     BackendConnectionError,
+    ChainInputError,
     ConfigError,
     ContextOverflowError,
     LocalchainError,
     MissingDependencyError,
     ModelLoadError,
     ModelNotFoundError,
+    SessionStoreError,
     StructuredOutputError,
 )
 from localchain.models import LlamaCppChat, LlamaCppLLM, load_chat_model, load_llm
@@ -23,6 +25,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "BackendConnectionError",
+    "ChainInputError",
     "ConfigError",
     "ContextOverflowError",
     "LlamaCppChat",
@@ -31,6 +34,7 @@ __all__ = [
     "MissingDependencyError",
     "ModelLoadError",
     "ModelNotFoundError",
+    "SessionStoreError",
     "Settings",
     "StructuredOutputError",
     "__version__",
