@@ -46,7 +46,8 @@ def _strip_wrapping(text: str) -> str:
         if len(text) >= 6 and text.startswith("```") and text.endswith("```"):
             text = _FENCE_TAG.sub("", text[3:-3].strip() + "\n", count=1).strip()
         for quote in ("`", '"', "'"):
-            if len(text) >= 2 and text[0] == quote == text[-1]:
+            # Only a pair that wraps everything: "'a' + 'b'" starts and ends with quotes too.
+            if len(text) >= 2 and text[0] == quote == text[-1] and quote not in text[1:-1]:
                 text = text[1:-1]
         text = text.strip().lstrip("=").rstrip("=?").strip()
         if text == before:

@@ -151,8 +151,10 @@ class WebSearch(BaseTool):
 
         >>> search = WebSearch(fallback=retriever)  # doctest: +SKIP
         >>> print(search.invoke("refund policy"))  # doctest: +SKIP
-        The web search is unavailable: no network connection (the DNS lookup failed). Results from the local index instead:
-        1. policies.md ...
+        The web search is unavailable: no network connection (the DNS lookup failed). Resu...
+        1. Refund policy
+           The refund window is 30 days from delivery.
+           docs/policies/refunds.md
     """
 
     name: str = "web_search"
