@@ -1,0 +1,361 @@
+"""Keyword search: a LangChain retriever over rank_bm25's BM25Okapi, with the book's tokenizer.
+
+The default tokenizer is the book's: lowercase, split on whitespace, strip punctuation from
+both ends of each word, drop English stop words (:data:`ENGLISH_STOP_WORDS`, the 318-word
+list scikit-learn ships). With it, the book's Interstellar example scores exactly as printed.
+
+Each returned Document is a copy of the indexed one with ``metadata["score"]`` (the BM25
+score, a float) and ``metadata["rank"]`` (1 for the best hit) added.
+
+Example:
+    >>> from langchain_core.documents import Document
+    >>> retriever = BM25Retriever.from_texts(
+    ...     ["Cats purr.", "Dogs bark loudly.", "Birds sing."], k=2
+    ... )
+    >>> [(d.page_content, d.metadata["rank"]) for d in retriever.invoke("why do dogs bark")]
+    [('Dogs bark loudly.', 1)]
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import string
+import tempfile
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from langchain_core.callbacks import CallbackManagerForRetrieverRun
+from langchain_core.documents import Document
+from langchain_core.retrievers import BaseRetriever
+from pydantic import Field, PrivateAttr
+from rank_bm25 import BM25Okapi
+
+from localchain.errors import EmptyCorpusError, EmptyQueryError, IndexFormatError
+from localchain.retrievers.chunking import chunk_id
+
+__all__ = ["ENGLISH_STOP_WORDS", "BM25Retriever", "book_tokenize"]
+
+# The Glasgow stop word list as scikit-learn ships it (sklearn.feature_extraction.text), kept
+# here so the default install does not import scikit-learn; a test pins the two together.
+ENGLISH_STOP_WORDS: frozenset[str] = frozenset(
+    """
+    a about above across after afterwards again against all almost alone along already also
+    although always am among amongst amoungst amount an and another any anyhow anyone anything
+    anyway anywhere are around as at back be became because become becomes becoming been before
+    beforehand behind being below beside besides between beyond bill both bottom but by call can
+    cannot cant co con could couldnt cry de describe detail do done down due during each eg
+    eight either eleven else elsewhere empty enough etc even ever every everyone everything
+    everywhere except few fifteen fifty fill find fire first five for former formerly forty
+    found four from front full further get give go had has hasnt have he hence her here
+    hereafter hereby herein hereupon hers herself him himself his how however hundred i ie if in
+    inc indeed interest into is it its itself keep last latter latterly least less ltd made many
+    may me meanwhile might mill mine more moreover most mostly move much must my myself name
+    namely neither never nevertheless next nine no nobody none noone nor not nothing now nowhere
+    of off often on once one only onto or other others otherwise our ours ourselves out over own
+    part per perhaps please put rather re same see seem seemed seeming seems serious several she
+    should show side since sincere six sixty so some somehow someone something sometime
+    sometimes somewhere still such system take ten than that the their them themselves then
+    thence there thereafter thereby therefore therein thereupon these they thick thin third this
+    those though three through throughout thru thus to together too top toward towards twelve
+    twenty two un under until up upon us very via was we well were what whatever when whence
+    whenever where whereafter whereas whereby wherein whereupon wherever whether which while
+    whither who whoever whole whom whose why will with within without would yet you your yours
+    yourself yourselves
+    """.split()
+)
+
+_FORMAT = "localchain.bm25"
+_VERSION = 1
+
+
+def book_tokenize(text: str) -> list[str]:
+    """The book's BM25 tokenizer: lowercase, whitespace split, strip punctuation, no stop words.
+
+    Punctuation is stripped only at the ends of a word, so "co-written" and "$677" keep
+    their inner characters ("co-written", "677").
+
+    Example:
+        >>> book_tokenize("How precise was the science?")
+        ['precise', 'science']
+    """
+    tokens = []
+    for word in text.lower().split():
+        word = word.strip(string.punctuation)
+        if word and word not in ENGLISH_STOP_WORDS:
+            tokens.append(word)
+    return tokens
+
+
+class BM25Retriever(BaseRetriever):
+    """BM25 (Okapi) keyword retriever; scores and ranks are put in the results' metadata.
+
+    Documents without an ``id`` get a stable one (see :func:`~localchain.retrievers.chunking.chunk_id`);
+    adding a Document whose id is already indexed replaces it. The index is rebuilt on every
+    :meth:`add_documents` / :meth:`delete` call (IDF depends on the whole corpus), so add in
+    batches.
+
+    rank_bm25's Okapi floors the IDF of a term found in over half the documents at
+    ``epsilon`` times the mean IDF, which is negative in a tiny corpus where most terms are
+    common: scores there can be below 0 although the document matches. ``require_match``
+    decides membership by the terms themselves, not by the sign of the score.
+
+    Example:
+        >>> texts = ["Interstellar premiered in 2014.", "Tenet came out in 2020.", "Dunkirk."]
+        >>> retriever = BM25Retriever.from_texts(texts, k=3)
+        >>> hit = retriever.invoke("when did interstellar premiere")[0]
+        >>> round(hit.metadata["score"], 3), hit.metadata["rank"]
+        (0.453, 1)
+        >>> len(retriever.invoke("2014 or 2020", k=1))
+        1
+    """
+
+    k: int = Field(default=4, ge=1)
+    """How many documents a query returns at most (``invoke(query, k=...)`` overrides it)."""
+    min_score: float | None = None
+    """Leave out documents scoring below this; ``None`` keeps all (up to ``k``)."""
+    require_match: bool = True
+    """Return only documents sharing at least one query term. BM25 gives the others 0 (the
+    book prints them anyway); leaving them out lets a query with no keyword match return
+    nothing, and keeps zero-score noise out of hybrid fusion."""
+    k1: float = Field(default=1.5, ge=0)
+    """Term-frequency saturation (rank_bm25's default)."""
+    b: float = Field(default=0.75, ge=0, le=1)
+    """Document-length normalisation (rank_bm25's default)."""
+    epsilon: float = Field(default=0.25, ge=0)
+    """Floor for the IDF of terms in over half the documents, as a share of the mean IDF."""
+    tokenizer: Callable[[str], list[str]] = book_tokenize
+    """Text -> terms, for documents and queries alike."""
+
+    _docs: list[Document] = PrivateAttr(default_factory=list)
+    _tokens: list[list[str]] = PrivateAttr(default_factory=list)
+    _index: BM25Okapi | None = PrivateAttr(default=None)
+    _postings: dict[str, list[int]] = PrivateAttr(default_factory=dict)
+
+    def __init__(
+        self, documents: Iterable[Document] = (), *, allow_empty: bool = False, **kwargs: Any
+    ) -> None:
+        """Index ``documents``; ``allow_empty=True`` starts with none, to add them later."""
+        super().__init__(**kwargs)
+        docs = list(documents)
+        if not docs and not allow_empty:
+            raise EmptyCorpusError(
+                "BM25Retriever needs at least one document to index "
+                "(pass allow_empty=True to add documents later)"
+            )
+        self.add_documents(docs)
+
+    @classmethod
+    def from_documents(cls, documents: Iterable[Document], **kwargs: Any) -> BM25Retriever:
+        """Index ``documents`` (usually chunks); keyword arguments set the fields."""
+        return cls(documents, **kwargs)
+
+    @classmethod
+    def from_texts(
+        cls,
+        texts: Iterable[str],
+        metadatas: Iterable[dict[str, Any]] | None = None,
+        ids: Iterable[str] | None = None,
+        **kwargs: Any,
+    ) -> BM25Retriever:
+        """Index plain strings, with optional metadata and ids per text."""
+        texts = list(texts)
+        metas = list(metadatas) if metadatas is not None else [{} for _ in texts]
+        id_list = list(ids) if ids is not None else [None] * len(texts)
+        if not len(texts) == len(metas) == len(id_list):
+            raise ValueError("texts, metadatas and ids must have the same length")
+        docs = [Document(t, metadata=dict(m), id=i) for t, m, i in zip(texts, metas, id_list)]
+        return cls(docs, **kwargs)
+
+    @property
+    def documents(self) -> list[Document]:
+        """The indexed Documents (copies), in index order."""
+        return [d.model_copy(deep=True) for d in self._docs]
+
+    def __len__(self) -> int:
+        return len(self._docs)
+
+    def add_documents(self, documents: Iterable[Document]) -> list[str]:
+        """Index more documents (replacing any with the same id); returns their ids."""
+        position = {d.id: i for i, d in enumerate(self._docs)}
+        occurrences: dict[tuple[str, str], int] = {}
+        ids = []
+        for doc in documents:
+            doc_id = doc.id
+            if not doc_id:
+                key = (str(doc.metadata.get("source", "")), doc.page_content)
+                occurrences[key] = occurrences.get(key, -1) + 1
+                doc_id = chunk_id(*key, occurrence=occurrences[key])
+            # A private copy: callers may keep mutating their Documents.
+            stored = Document(doc.page_content, metadata=dict(doc.metadata), id=doc_id)
+            if doc_id in position:
+                self._docs[position[doc_id]] = stored
+                self._tokens[position[doc_id]] = list(self.tokenizer(doc.page_content))
+            else:
+                position[doc_id] = len(self._docs)
+                self._docs.append(stored)
+                self._tokens.append(list(self.tokenizer(doc.page_content)))
+            ids.append(doc_id)
+        self._rebuild()
+        return ids
+
+    def delete(self, ids: Iterable[str]) -> int:
+        """Remove documents by id; unknown ids are ignored. Returns how many were removed."""
+        drop = set(ids)
+        keep = [i for i, d in enumerate(self._docs) if d.id not in drop]
+        removed = len(self._docs) - len(keep)
+        self._docs = [self._docs[i] for i in keep]
+        self._tokens = [self._tokens[i] for i in keep]
+        self._rebuild()
+        return removed
+
+    def scores(self, query: str) -> list[float]:
+        """BM25 score of every indexed document for ``query``, in :attr:`documents` order."""
+        index = self._ready()
+        return [float(s) for s in index.get_scores(self._query_terms(query))]
+
+    def _get_relevant_documents(
+        self, query: str, *, run_manager: CallbackManagerForRetrieverRun, k: int | None = None
+    ) -> list[Document]:
+        limit = self.k if k is None else k
+        if limit < 1:
+            raise ValueError(f"k must be at least 1, got {limit}")
+        index = self._ready()
+        terms = self._query_terms(query)
+        if self.require_match:
+            # Only documents holding a query term can score above 0: score just those.
+            candidates = sorted({i for t in set(terms) for i in self._postings.get(t, ())})
+            scored = zip(candidates, index.get_batch_scores(terms, candidates))
+        else:
+            scored = enumerate(index.get_scores(terms).tolist())
+        hits = [(i, float(s)) for i, s in scored if self.min_score is None or s >= self.min_score]
+        hits.sort(key=lambda hit: (-hit[1], hit[0]))  # ties keep index order: deterministic
+        results = []
+        for rank, (i, score) in enumerate(hits[:limit], 1):
+            doc = self._docs[i]
+            metadata = {**doc.metadata, "score": score, "rank": rank}
+            results.append(Document(doc.page_content, metadata=metadata, id=doc.id))
+        return results
+
+    def save(self, path: str | Path) -> Path:
+        """Write the index as JSON (documents and settings; no pickle). Returns the path.
+
+        The corpus statistics are recomputed on :meth:`load`, so the file holds only text,
+        metadata (which must be JSON-serializable) and parameters, plus a checksum.
+        """
+        target = Path(path)
+        body = {
+            "params": {
+                "k": self.k,
+                "min_score": self.min_score,
+                "require_match": self.require_match,
+                "k1": self.k1,
+                "b": self.b,
+                "epsilon": self.epsilon,
+            },
+            "tokenizer": "book" if self.tokenizer is book_tokenize else "custom",
+            "documents": [
+                {"id": d.id, "page_content": d.page_content, "metadata": d.metadata}
+                for d in self._docs
+            ],
+        }
+        try:
+            canonical = json.dumps(body, sort_keys=True, ensure_ascii=False)
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"cannot save the BM25 index: metadata is not JSON ({err})") from err
+        payload = {
+            "format": _FORMAT,
+            "version": _VERSION,
+            "sha256": hashlib.sha256(canonical.encode("utf-8")).hexdigest(),
+            **body,
+        }
+        target.parent.mkdir(parents=True, exist_ok=True)
+        # Write then rename, so a crash never leaves half an index behind.
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            json.dump(payload, out, ensure_ascii=False)
+        os.replace(tmp, target)
+        return target
+
+    @classmethod
+    def load(
+        cls, path: str | Path, *, tokenizer: Callable[[str], list[str]] | None = None
+    ) -> BM25Retriever:
+        """Read an index written by :meth:`save`.
+
+        Raises:
+            IndexFormatError: the file is not a localchain BM25 index, has another format
+                version, fails its checksum, or was built with a custom tokenizer and none
+                is passed.
+        """
+        source = Path(path)
+        try:
+            payload = json.loads(source.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise IndexFormatError(str(source), "no such file") from None
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+            raise IndexFormatError(str(source), f"not a JSON file ({err})") from err
+        if not isinstance(payload, dict) or payload.get("format") != _FORMAT:
+            raise IndexFormatError(str(source), f"not a {_FORMAT} file")
+        if payload.get("version") != _VERSION:
+            raise IndexFormatError(
+                str(source), f"format version {payload.get('version')!r}, expected {_VERSION}"
+            )
+        body = {key: payload.get(key) for key in ("params", "tokenizer", "documents")}
+        canonical = json.dumps(body, sort_keys=True, ensure_ascii=False)
+        if hashlib.sha256(canonical.encode("utf-8")).hexdigest() != payload.get("sha256"):
+            raise IndexFormatError(str(source), "checksum mismatch (the file was changed)")
+        if body["tokenizer"] == "custom" and tokenizer is None:
+            raise IndexFormatError(
+                str(source), "it was built with a custom tokenizer; pass the same tokenizer="
+            )
+        try:
+            docs = [
+                Document(d["page_content"], metadata=d["metadata"], id=d["id"])
+                for d in body["documents"]
+            ]
+            options = dict(body["params"])
+        except (KeyError, TypeError, ValueError) as err:
+            raise IndexFormatError(str(source), f"malformed contents ({err})") from err
+        if tokenizer is not None:
+            options["tokenizer"] = tokenizer
+        return cls(docs, allow_empty=True, **options)
+
+    def _query_terms(self, query: str) -> list[str]:
+        if not isinstance(query, str) or not query.strip():
+            raise EmptyQueryError(str(query), "the query is empty; ask with some words")
+        terms = list(self.tokenizer(query))
+        if not terms:
+            raise EmptyQueryError(
+                query,
+                "no search terms are left after dropping stop words and punctuation; "
+                "include a content word, or use dense retrieval for such queries",
+            )
+        return terms
+
+    def _ready(self) -> BM25Okapi:
+        if self._index is None:
+            if not self._docs:
+                raise EmptyCorpusError(
+                    "the BM25 index has no documents; add_documents() before searching"
+                )
+            raise EmptyCorpusError(
+                f"none of the {len(self._docs)} indexed documents has a searchable word "
+                "(all stop words or punctuation)"
+            )
+        return self._index
+
+    def _rebuild(self) -> None:
+        # rank_bm25 divides by the mean document length and the vocabulary size: both must be
+        # non-zero, so an index of nothing but stop words stays unbuilt (and says so on search).
+        if not any(self._tokens):
+            self._index, self._postings = None, {}
+            return
+        self._index = BM25Okapi(self._tokens, k1=self.k1, b=self.b, epsilon=self.epsilon)
+        postings: dict[str, list[int]] = {}
+        for i, tokens in enumerate(self._tokens):
+            for term in set(tokens):
+                postings.setdefault(term, []).append(i)
+        self._postings = postings
