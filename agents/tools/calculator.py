@@ -225,7 +225,9 @@ def _checked(value: object) -> Number:
 def _check_power(base: Number, exponent: Number) -> None:
     """Refuse an integer power whose result would be too long, from the operand sizes."""
     if isinstance(base, int) and isinstance(exponent, int) and exponent > 0 and abs(base) > 1:
-        # 2**(b-1) <= |base| < 2**b, so the result has at least exponent * (b-1) bits.
+        # 2**(b-1) <= |base| < 2**b, so the result has between exponent*(b-1) and
+        # exponent*b bits: this bounds the work to about twice the limit, and _checked
+        # then applies the exact limit to the result.
         if exponent * (abs(base).bit_length() - 1) > _MAX_BITS:
             _refuse(f"the result would have more than {MAX_DIGITS} digits; use smaller numbers")
 

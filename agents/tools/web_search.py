@@ -134,11 +134,12 @@ class WebSearchInput(BaseModel):
 class WebSearch(BaseTool):
     """DuckDuckGo web search as a LangChain tool that never hangs and degrades gracefully.
 
-    Expected failures (no network, DNS, timeout, rate limit, nothing found with no
-    fallback) are raised inside as ``ToolException``; ``handle_tool_error=True`` turns them
-    into the observation text, so ``invoke`` never raises for them and a tool call gets a
-    ``ToolMessage`` with ``status="error"``. Results from the fallback are a normal answer
-    that starts by saying the web was unavailable.
+    When the web cannot be reached (no network, DNS, timeout, rate limit after the
+    retries, an engine error) and there is no ``fallback``, the tool raises a
+    ``ToolException`` that says so; ``handle_tool_error=True`` turns it into the
+    observation text, so ``invoke`` does not raise and a tool call gets a ``ToolMessage``
+    with ``status="error"``. With a fallback, its results are a normal answer that starts by
+    saying the web was unavailable. "Nothing found" is a normal answer too.
 
     Example:
         >>> from localchain.agents.tools import WebSearch
@@ -218,17 +219,18 @@ class WebSearch(BaseTool):
 
     def _search_web(self, query: str, callbacks: Callbacks) -> list[dict[str, str]]:
         """One search with bounded retries on rate limits; raises _SearchFailed."""
-        for attempt in range(1, self.max_attempts + 1):
+        attempt = 1
+        while True:
             try:
                 return self._search_once(query, callbacks)
             except (DDGSException, OSError) as err:
                 kind = classify_failure(err)
-                if kind != "rate_limit" or attempt == self.max_attempts:
+                if kind != "rate_limit" or attempt >= self.max_attempts:
                     detail = {"timeout": f"{self.timeout:g} seconds", "rate_limit": str(attempt)}
                     message = _failure_message(kind, query, detail=detail.get(kind, str(err)))
                     raise _SearchFailed(kind, message) from err
             self.sleep(min(self.backoff * 2 ** (attempt - 1), self.max_backoff))
-        raise AssertionError("unreachable: the loop returns or raises")
+            attempt += 1
 
     def _search_once(self, query: str, callbacks: Callbacks) -> list[dict[str, str]]:
         """Run langchain-community's tool on a daemon thread and wait at most the deadline.
@@ -253,7 +255,7 @@ class WebSearch(BaseTool):
         )
         worker.start()
         worker.join(self.timeout + min(self.timeout, 1.0))
-        if worker.is_alive():
+        if worker.is_alive():  # left to finish on its own; its result is never read
             raise TimeoutException(f"no answer within {self.timeout:g} s (timed out)")
         if "error" in outcome:
             raise outcome["error"]
