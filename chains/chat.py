@@ -229,7 +229,7 @@ class Chatbot:
             return prompt, _chain_first(first, pieces)
 
     def _too_long(self, prompt: list[BaseMessage]) -> bool:
-        n_ctx = getattr(self.llm, "n_ctx", None)
+        n_ctx = getattr(self.llm, "context_window", None)
         count = getattr(self.llm, "count_tokens", None)
         if not isinstance(n_ctx, int) or count is None:
             return False

@@ -108,6 +108,12 @@ class _LlamaCppBase(BaseModel):
         return self._engine
 
     @property
+    def context_window(self) -> int:
+        """Tokens the loaded context holds: ``n_ctx`` as llama.cpp rounded it (up to a
+        multiple of 256)."""
+        return self.engine.n_ctx
+
+    @property
     def model_name(self) -> str:
         """File name of the model without ``.gguf``."""
         return EMBEDDED_MODEL_NAME if self.model_path is None else self.engine.path.stem
