@@ -183,7 +183,7 @@ def ndcg_at_k(ranked: Sequence[str], relevance: Judgments, k: int, gain: Gain = 
     Example:
         >>> grades = {"a": 3, "b": 1}
         >>> ndcg_at_k(["a", "b"], grades, k=2), round(ndcg_at_k(["b", "a"], grades, k=2), 3)
-        (1.0, 0.696)
+        (1.0, 0.797)
     """
     grades = _grades(relevance)
     ideal = sorted((g for g in grades.values() if g > 0), reverse=True)[:k]
