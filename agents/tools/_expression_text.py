@@ -3,8 +3,8 @@
 The result is a Python expression that is *not yet trusted*: the calculator parses it
 with :mod:`ast` and evaluates it over its whitelist. Nothing here evaluates anything.
 
-What is accepted: quotes, backticks and code fences around the expression; a leading or
-trailing ``=``; ``^`` for power; ``x``, ``×`` and ``·`` for multiply, ``÷`` for divide;
+What is accepted: quotes, backticks and code fences around the expression; the tool's
+own argument typed as text (``{"expression": "6 * 7"}``); a leading or trailing ``=``; ``^`` for power; ``x``, ``×`` and ``·`` for multiply, ``÷`` for divide;
 ``1,000`` thousands separators (outside function calls, where a comma separates
 arguments); and percentages: a ``%`` with no operand after it means per cent and becomes
 a call to :data:`PERCENT_MARKER` (``15% of 840`` -> ``_percent_(15) * 840``), while
@@ -32,10 +32,25 @@ _PERCENT_WORD = re.compile(r"\s*\bper\s?cent\b", re.IGNORECASE)
 _PERCENT_OF = re.compile(r"%\s*of\b", re.IGNORECASE)
 _GROUPED = re.compile(r"(?<![\w.])\d{1,3}(?:,\d{3})+(?!\d)")
 _FENCE_TAG = re.compile(r"^(?:python|py|math|text)\s*\n")
-_TRAILING_OPERAND = re.compile(
-    r"(?:[A-Za-z_]\w*|(?:\d[\d_]*\.?[\d_]*|\.\d[\d_]*)(?:[eE][+-]?\d+)?)$"
-)
-_TRAILING_NAME = re.compile(r"[A-Za-z_]\w*\s*$")
+_OPERAND = re.compile(r"[A-Za-z_]\w*|(?:\d[\d_]*\.?[\d_]*|\.\d[\d_]*)(?:[eE][+-]?\d+)?")
+_JSON_ARGUMENT = re.compile(r'^\{\s*"(?:expression|input|expr)"\s*:\s*"(.*)"\s*\}$', re.DOTALL)
+
+
+# The two scans below walk backwards character by character instead of searching the
+# prefix with an end-anchored regex, which would cost quadratic time per '(' or '%'.
+
+
+def _name_start(text: str, end: int) -> int | None:
+    """Start of the identifier that ends at `end` (spaces before `end` allowed), if any."""
+    stop = end
+    while stop > 0 and text[stop - 1].isspace():
+        stop -= 1
+    start = stop
+    while start > 0 and (text[start - 1].isalnum() or text[start - 1] == "_"):
+        start -= 1
+    if start < stop and (text[start].isalpha() or text[start] == "_"):
+        return start
+    return None
 
 
 def _strip_wrapping(text: str) -> str:
@@ -49,6 +64,9 @@ def _strip_wrapping(text: str) -> str:
             # Only a pair that wraps everything: "'a' + 'b'" starts and ends with quotes too.
             if len(text) >= 2 and text[0] == quote == text[-1] and quote not in text[1:-1]:
                 text = text[1:-1]
+        # A model that copied the tool's schema may send {"expression": "..."} as text.
+        if argument := _JSON_ARGUMENT.match(text):
+            text = argument.group(1).replace('\\"', '"')
         text = text.strip().lstrip("=").rstrip("=?").strip()
         if text == before:
             return text
@@ -61,7 +79,7 @@ def _in_call_flags(text: str) -> list[bool]:
     for index, char in enumerate(text):
         if char == "(":
             flags.append(bool(stack and stack[-1]))
-            stack.append(bool(_TRAILING_NAME.search(text, 0, index)))
+            stack.append(_name_start(text, index) is not None)
             continue
         if char == ")" and stack:
             stack.pop()
@@ -103,11 +121,19 @@ def _operand_start(text: str, end: int) -> int | None:
         for position in range(stop - 1, -1, -1):
             depth += {")": 1, "(": -1}.get(text[position], 0)
             if depth == 0:
-                name = _TRAILING_NAME.search(text, 0, position)
-                return name.start() if name else position
+                name = _name_start(text, position)
+                return position if name is None else name
         return None
-    match = _TRAILING_OPERAND.search(text, 0, stop)
-    return match.start() if match else None
+    start = stop
+    while start > 0:
+        char = text[start - 1]
+        if char.isalnum() or char in "_.":
+            start -= 1
+        elif char in "+-" and start >= 3 and text[start - 2] in "eE" and text[start - 3].isdigit():
+            start -= 2  # the sign of an exponent, as in 1e-3
+        else:
+            break
+    return start if _OPERAND.fullmatch(text, start, stop) else None
 
 
 def _mark_percentages(text: str) -> str:

@@ -24,13 +24,13 @@ from localchain.errors import CalculatorError, LocalchainError
 TOOLS_DIR = Path(__file__).resolve().parents[3] / "agents" / "tools"
 
 
-def refused_quickly(expression: str) -> CalculatorError:
-    """Evaluate on a thread; fail if it is not refused within a generous bound.
+def finishes_quickly(expression: str) -> dict[str, object]:
+    """Evaluate on a thread; fail if it does not finish within a generous bound.
 
-    The bound only guards against hanging (9**9**9 computed would take hours); it is not
-    a speed measurement.
+    The bound only guards against hanging (9**9**9 computed would take hours, a quadratic
+    scan of a pathological input seconds); it is not a speed measurement.
     """
-    outcome: dict[str, BaseException | object] = {}
+    outcome: dict[str, object] = {}
 
     def work() -> None:
         try:
@@ -42,8 +42,14 @@ def refused_quickly(expression: str) -> CalculatorError:
     started = time.monotonic()
     worker.start()
     worker.join(5.0)
-    assert not worker.is_alive(), f"{expression[:60]!r} was not refused within 5 s"
+    assert not worker.is_alive(), f"{expression[:60]!r} did not finish within 5 s"
     assert time.monotonic() - started < 5.0
+    return outcome
+
+
+def refused_quickly(expression: str) -> CalculatorError:
+    """Evaluate with the hang guard above; the expression must be refused."""
+    outcome = finishes_quickly(expression)
     error = outcome.get("error")
     assert isinstance(error, CalculatorError), f"{expression[:60]!r} gave {outcome!r}"
     return error
@@ -145,6 +151,10 @@ def test_percentages_and_modulo(expression: str, expected: float) -> None:
         ("1,234,567.5 + 0.5", 1234568),
         ("max(1, 2)", 2),  # inside a call a comma separates arguments
         ("max(1,000, 2)", 2),  # ... even when it looks like a thousands separator
+        ('{"expression": "6 * 7"}', 42),  # the tool's schema, typed as the input
+        ('{"expr": "15% of 840"}', 126),
+        ("1e-3%", 1e-5),
+        ("2.5e+2% of 4", 10),
     ],
 )
 def test_lenient_with_what_small_models_type(typed: str, expected: float) -> None:
@@ -176,6 +186,7 @@ def test_format_number(value: float, text: str) -> None:
     [
         ("__import__('os')", "'_'"),
         ("__import__('os').system('ls')", "'_'"),
+        ('{"expression": "__import__(\\"os\\")"}', "'_'"),
         ("().__class__.__bases__[0].__subclasses__()", "'_'"),
         ("(1).real", "attribute access"),
         ("pi.real", "attribute access"),
@@ -269,6 +280,29 @@ def test_resource_bombs_are_refused_before_computing(expression: str) -> None:
     assert any(
         word in error.reason for word in ("digits", "too large", "nested", "longer than")
     ), error.reason
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "a" * 300 + "(," * 99,
+        "abcdefghij(" * 40 + ",",
+        "1%" * 249,
+        "a" * 499 + "%",
+        ("1" * 20 + "a%") * 22,
+        "1" + " " * 497 + "%",
+        "(1)%" * 120,
+        "f(" * 30 + "1" + ")%" * 30,
+        "1," * 249,
+        "1,000" * 100,
+        "`" * 250 + "1" + "`" * 249,
+        "=" * 499 + "1",
+        " x " * 166,
+    ],
+)
+def test_pathological_text_is_handled_quickly(expression: str) -> None:
+    outcome = finishes_quickly(expression[:MAX_INPUT_CHARS])
+    assert "value" in outcome or isinstance(outcome.get("error"), CalculatorError), outcome
 
 
 def test_the_limits_still_allow_big_honest_numbers() -> None:
