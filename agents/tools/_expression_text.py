@@ -4,9 +4,10 @@ The result is a Python expression that is *not yet trusted*: the calculator pars
 with :mod:`ast` and evaluates it over its whitelist. Nothing here evaluates anything.
 
 What is accepted: quotes, backticks and code fences around the expression; the tool's
-own argument typed as text (``{"expression": "6 * 7"}``); a leading or trailing ``=``; ``^`` for power; ``x``, ``×`` and ``·`` for multiply, ``÷`` for divide;
-``1,000`` thousands separators (outside function calls, where a comma separates
-arguments); and percentages: a ``%`` with no operand after it means per cent and becomes
+own argument typed as text (``{"expression": "6 * 7"}``); a leading or trailing ``=``;
+``^`` for power; ``x``, ``×`` and ``·`` for multiply, ``÷`` for divide; ``1,000``
+thousands separators (outside function calls, where a comma separates arguments); and
+percentages: a ``%`` with no operand after it means per cent and becomes
 a call to :data:`PERCENT_MARKER` (``15% of 840`` -> ``_percent_(15) * 840``), while
 ``10 % 3`` stays Python's modulo.
 
