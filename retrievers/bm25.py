@@ -92,7 +92,7 @@ def book_tokenize(text: str) -> list[str]:
 class BM25Retriever(BaseRetriever):
     """BM25 (Okapi) keyword retriever; scores and ranks are put in the results' metadata.
 
-    Documents without an ``id`` get a stable one (see :func:`~localchain.retrievers.chunking.chunk_id`);
+    Documents without an ``id`` get a stable one (:func:`.chunking.chunk_id`);
     adding a Document whose id is already indexed replaces it. The index is rebuilt on every
     :meth:`add_documents` / :meth:`delete` call (IDF depends on the whole corpus), so add in
     batches.

@@ -105,7 +105,7 @@ def sentence_spans(text: str) -> list[Span]:
     for para in _PARAGRAPH_BREAK.finditer(text):
         cuts.append(para.start())
     for end in _SENTENCE_END.finditer(text):
-        following = text[end.end():].lstrip()
+        following = text[end.end() :].lstrip()
         if following[:1].islower():
             continue
         before = re.search(r"(\S+)$", text[: end.start()])
@@ -203,9 +203,7 @@ class Chunker(BaseModel, BaseDocumentTransformer, ABC):
             for index, (start, end) in enumerate(self.spans(doc.page_content)):
                 body = doc.page_content[start:end]
                 content = (
-                    f"{title}{self.title_separator}{body}"
-                    if self.prepend_title and title
-                    else body
+                    f"{title}{self.title_separator}{body}" if self.prepend_title and title else body
                 )
                 occurrence = seen.get((source, content), 0)
                 seen[(source, content)] = occurrence + 1
@@ -441,8 +439,9 @@ def diff_chunks(old_ids: Iterable[str], new_chunks: Iterable[Document]) -> Chunk
     whose ``source`` is the file you reloaded); anything else would show up as removed.
 
     Example:
-        >>> old = SeparatorChunker(".").split_documents([Document("A. B.", metadata={"source": "s"})])
-        >>> new = SeparatorChunker(".").split_documents([Document("A. C.", metadata={"source": "s"})])
+        >>> split = SeparatorChunker(".").split_documents
+        >>> old = split([Document("A. B.", metadata={"source": "s"})])
+        >>> new = split([Document("A. C.", metadata={"source": "s"})])
         >>> diff = diff_chunks([c.id for c in old], new)
         >>> [c.page_content for c in diff.added], len(diff.removed), len(diff.unchanged)
         (['C'], 1, 1)

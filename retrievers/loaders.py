@@ -72,7 +72,15 @@ _SNIFF_BYTES = 8192
 _PROGRESS_MIN_FILES = 100
 # Elements whose text a reader never sees.
 _INVISIBLE_TAGS = (
-    "script", "style", "noscript", "template", "head", "title", "svg", "iframe", "object"
+    "script",
+    "style",
+    "noscript",
+    "template",
+    "head",
+    "title",
+    "svg",
+    "iframe",
+    "object",
 )
 _BLOCK_TAGS = (
     "p", "div", "section", "article", "header", "footer", "nav", "aside", "main",
@@ -102,7 +110,7 @@ class LoadResult(BaseModel):
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     documents: list[Document] = Field(default_factory=list)
-    """Loaded Documents in deterministic order: files sorted by relative path, PDF pages in order."""
+    """Loaded Documents in a fixed order: files by relative path, PDF pages in order."""
     skipped: list[SkippedFile] = Field(default_factory=list)
     """Files that could not be loaded; the same list the warning reports."""
 
@@ -143,10 +151,7 @@ def load_file(path: str | Path, *, encoding: str = "utf-8") -> list[Document]:
         raise DocumentLoadError(str(file), "no such file")
     kind = file_type_of(file)
     try:
-        if kind == "pdf":
-            docs = _load_pdf(file)
-        else:
-            docs = [_load_textual(file, kind, encoding)]
+        docs = _load_pdf(file) if kind == "pdf" else [_load_textual(file, kind, encoding)]
     except DocumentLoadError:
         raise
     # Parsers raise many exception types on malformed input; each becomes one typed error.
@@ -294,8 +299,10 @@ def load_documents(
 
 
 def _track(files: list[Path], progress: bool | None, label: str) -> Iterator[Path]:
-    show = progress if progress is not None else (
-        len(files) >= _PROGRESS_MIN_FILES and sys.stderr.isatty()
+    show = (
+        progress
+        if progress is not None
+        else (len(files) >= _PROGRESS_MIN_FILES and sys.stderr.isatty())
     )
     if not show:
         yield from files
@@ -322,7 +329,9 @@ def _read_text(file: Path, encoding: str) -> str:
     if b"\x00" in data[:_SNIFF_BYTES]:
         raise DocumentLoadError(str(file), "binary file")
     try:
-        return data.decode("utf-8-sig" if encoding.lower().replace("_", "-") == "utf-8" else encoding)
+        return data.decode(
+            "utf-8-sig" if encoding.lower().replace("_", "-") == "utf-8" else encoding
+        )
     except UnicodeDecodeError as err:
         raise DocumentLoadError(
             str(file),
@@ -357,7 +366,7 @@ def _markdown_title_and_text(raw: str) -> tuple[str | None, str]:
     text = raw
     front = _FRONT_MATTER.match(raw)
     if front:
-        text = raw[front.end():]
+        text = raw[front.end() :]
         found = re.search(r"^title:[ \t]*(.+?)[ \t]*$", front.group(1), re.M)
         if found:
             title = found.group(1).strip("'\"") or None

@@ -197,7 +197,8 @@ def mean_average_precision(run: Run, qrels: Qrels, k: int | None = None) -> floa
     """MAP: mean :func:`average_precision` over the judged queries (see module notes).
 
     Example:
-        >>> mean_average_precision({"q1": ["a"], "q2": ["x", "b"]}, {"q1": {"a": 1}, "q2": {"b": 1}})
+        >>> qrels = {"q1": {"a": 1}, "q2": {"b": 1}}
+        >>> mean_average_precision({"q1": ["a"], "q2": ["x", "b"]}, qrels)
         0.75
     """
     return _mean(average_precision(run.get(q, ()), qrels[q], k) for q in _judged(qrels))
@@ -329,7 +330,9 @@ def load_trec_run(path: str | Path) -> dict[str, list[str]]:
     for number, fields in _lines(path):
         if len(fields) != 6:
             raise JudgmentsFormatError(
-                str(path), number, f"expected 'qid Q0 docid rank score tag', got {len(fields)} fields"
+                str(path),
+                number,
+                f"expected 'qid Q0 docid rank score tag', got {len(fields)} fields",
             )
         query, _, doc, rank, score, _ = fields
         key = (-_number(score, path, number), _number(rank, path, number), doc)

@@ -40,9 +40,7 @@ def write_pdf(path: Path, pages: list[list[str]], *, title: str | None = None) -
             ops += [f"({escape(line)}) Tj", "T*"]
         ops.append("ET")
         stream = ("\n".join(ops) if lines else "").encode("latin-1")
-        objects.append(
-            b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream"
-        )
+        objects.append(b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream")
     info_ref = ""
     if title is not None:
         objects.append(f"<< /Title ({escape(title)}) /Producer (localchain tests) >>".encode())

@@ -21,7 +21,9 @@ QUERY = "how precise was the science"
 
 @pytest.fixture
 def chunks(interstellar_text: str) -> list[Document]:
-    doc = Document(interstellar_text, metadata={"source": "/data/interstellar.txt", "title": "Interstellar"})
+    doc = Document(
+        interstellar_text, metadata={"source": "/data/interstellar.txt", "title": "Interstellar"}
+    )
     return SeparatorChunker(".").split_documents([doc])
 
 
@@ -63,9 +65,17 @@ def test_stop_words_are_scikit_learns_list() -> None:
 
 def test_book_tokenizer() -> None:
     assert book_tokenize(QUERY) == ["precise", "science"]
-    assert book_tokenize("It grossed $677 million (co-written)!") == ["grossed", "677", "million", "co-written"]
+    assert book_tokenize("It grossed $677 million (co-written)!") == [
+        "grossed",
+        "677",
+        "million",
+        "co-written",
+    ]
     assert book_tokenize("The... and, of") == []
-    assert book_tokenize("Physics[4] Kip") == ["physics[4", "kip"]  # inner brackets stay, as in the book
+    assert book_tokenize("Physics[4] Kip") == [
+        "physics[4",
+        "kip",
+    ]  # inner brackets stay, as in the book
 
 
 def test_results_are_copies_and_inputs_are_not_changed(chunks: list[Document]) -> None:
@@ -124,7 +134,9 @@ async def test_async_invoke(chunks: list[Document]) -> None:
 
 def test_add_upsert_and_delete(chunks: list[Document]) -> None:
     retriever = BM25Retriever.from_documents(chunks, k=5)
-    [new_id] = retriever.add_documents([Document("Precise orbital science of black holes", id="bh")])
+    [new_id] = retriever.add_documents(
+        [Document("Precise orbital science of black holes", id="bh")]
+    )
     assert new_id == "bh" and len(retriever) == 16
     assert retriever.invoke(QUERY)[0].id == "bh"
     retriever.add_documents([Document("Nothing relevant now", id="bh")])  # same id: replaced
@@ -178,7 +190,9 @@ def test_save_and_load_round_trip_as_json(chunks: list[Document], tmp_path: Path
     assert list(path.parent.iterdir()) == [path]  # no temporary files left behind
 
 
-def test_load_refuses_foreign_altered_and_mismatched_files(chunks: list[Document], tmp_path: Path) -> None:
+def test_load_refuses_foreign_altered_and_mismatched_files(
+    chunks: list[Document], tmp_path: Path
+) -> None:
     path = BM25Retriever.from_documents(chunks).save(tmp_path / "bm25.json")
     payload = json.loads(path.read_text())
 

@@ -70,7 +70,10 @@ def test_sentences_of_the_interstellar_text(interstellar_text: str) -> None:
     ("text", "expected"),
     [
         ("Mr. Smith met Dr. Jones. They talked.", ["Mr. Smith met Dr. Jones.", "They talked."]),
-        ("J. R. R. Tolkien wrote it. Then he slept.", ["J. R. R. Tolkien wrote it.", "Then he slept."]),
+        (
+            "J. R. R. Tolkien wrote it. Then he slept.",
+            ["J. R. R. Tolkien wrote it.", "Then he slept."],
+        ),
         ('He asked "why?" She left. Really!', ['He asked "why?"', "She left.", "Really!"]),
         ("Costs rose, e.g. rent. Food too.", ["Costs rose, e.g. rent.", "Food too."]),
         ("It is approx. five. (Maybe six.) Done", ["It is approx. five.", "(Maybe six.)", "Done"]),
@@ -174,9 +177,15 @@ def test_metadata_offsets_and_ids(chunker: Chunker, interstellar_text: str) -> N
         assert meta["chunk_index"] == index
         assert interstellar_text[meta["start_index"] : meta["end_index"]] == chunk.page_content
         assert chunk.id == meta["chunk_id"] == chunk_id(meta["source"], chunk.page_content)
-    assert parent.metadata == {"source": "/corpus/interstellar.txt", "title": "Interstellar", "file_type": "text"}
+    assert parent.metadata == {
+        "source": "/corpus/interstellar.txt",
+        "title": "Interstellar",
+        "file_type": "text",
+    }
     # Same input, same ids: they are content hashes, not counters or random.
-    assert [c.id for c in chunker.split_documents([_doc(interstellar_text)])] == [c.id for c in chunks]
+    assert [c.id for c in chunker.split_documents([_doc(interstellar_text)])] == [
+        c.id for c in chunks
+    ]
 
 
 _TEXT = st.text(alphabet=st.sampled_from(list("ab .!?\n\t\"')xY1")), max_size=120)

@@ -68,7 +68,9 @@ def test_precision_recall_and_reciprocal_rank_worked_examples() -> None:
     assert reciprocal_rank(["x", "y", "b"], relevant, k=2) == 0.0
     # MRR over two queries: (1/1 + 1/3) / 2
     run = {"q1": ranked, "q2": ["x", "y", "b"]}
-    assert mean_reciprocal_rank(run, {"q1": dict.fromkeys(relevant, 1), "q2": {"b": 1}}) == pytest.approx(2 / 3)
+    assert mean_reciprocal_rank(
+        run, {"q1": dict.fromkeys(relevant, 1), "q2": {"b": 1}}
+    ) == pytest.approx(2 / 3)
 
 
 def test_ndcg_worked_example_with_graded_relevance() -> None:
@@ -81,7 +83,8 @@ def test_ndcg_worked_example_with_graded_relevance() -> None:
     ideal = 3 + 3 / math.log2(3) + 1 + 1 / math.log2(5)
     assert ndcg_at_k(ranked, grades, 4) == pytest.approx(dcg / ideal)
     assert ndcg_at_k(ranked, grades, 4) == pytest.approx(0.70067, abs=1e-5)
-    # Exponential gains 2**g - 1: DCG = 7 + 0 + 3/2 + 1/log2(5); IDCG = 7 + 7/log2(3) + 3/2 + 1/log2(5)
+    # Exponential gains 2**g - 1: DCG = 7 + 0 + 3/2 + 1/log2(5),
+    # IDCG = 7 + 7/log2(3) + 3/2 + 1/log2(5)
     exp_dcg = 7 + 1.5 + 1 / math.log2(5)
     exp_ideal = 7 + 7 / math.log2(3) + 1.5 + 1 / math.log2(5)
     assert ndcg_at_k(ranked, grades, 4, gain="exponential") == pytest.approx(exp_dcg / exp_ideal)
@@ -113,7 +116,16 @@ def test_evaluate_run_averages_judged_queries() -> None:
     assert report.metrics["P@1"] == 0.5 and report.metrics["recall@2"] == 0.25
     # nDCG@2 for q1: 1/1 over ideal (c=2, a=1): 2 + 1/log2(3)
     assert report.per_query["q1"]["nDCG@2"] == pytest.approx(1 / (2 + 1 / math.log2(3)))
-    assert set(report.metrics) == {"P@1", "recall@1", "nDCG@1", "P@2", "recall@2", "nDCG@2", "MAP", "MRR"}
+    assert set(report.metrics) == {
+        "P@1",
+        "recall@1",
+        "nDCG@1",
+        "P@2",
+        "recall@2",
+        "nDCG@2",
+        "MAP",
+        "MRR",
+    }
     assert evaluate_run({}, {}).metrics == {}
 
 
@@ -163,13 +175,19 @@ def test_the_ideal_ranking_scores_1(grades: dict[str, int], k: int) -> None:
 
 
 @settings(max_examples=200, deadline=None)
-@given(ranked=st.lists(DOCS, unique=True, min_size=2, max_size=12), grades=GRADES, k=K, data=st.data())
+@given(
+    ranked=st.lists(DOCS, unique=True, min_size=2, max_size=12), grades=GRADES, k=K, data=st.data()
+)
 def test_moving_a_relevant_document_up_never_hurts(
     ranked: list[str], grades: dict[str, int], k: int, data: st.DataObject
 ) -> None:
     # Swap a relevant document with the non-relevant one just above it.
     i = data.draw(st.integers(min_value=1, max_value=len(ranked) - 1))
-    grades = {**grades, ranked[i]: data.draw(st.integers(1, 3)), ranked[i - 1]: data.draw(st.integers(-1, 0))}
+    grades = {
+        **grades,
+        ranked[i]: data.draw(st.integers(1, 3)),
+        ranked[i - 1]: data.draw(st.integers(-1, 0)),
+    }
     better = ranked.copy()
     better[i - 1], better[i] = better[i], better[i - 1]
     assert average_precision(better, grades) >= average_precision(ranked, grades)
@@ -180,7 +198,9 @@ def test_moving_a_relevant_document_up_never_hurts(
 
 @settings(max_examples=100, deadline=None)
 @given(ranked=RANKING, grades=GRADES, k=K)
-def test_binary_judgments_as_a_set_or_grades_agree(ranked: list[str], grades: dict[str, int], k: int) -> None:
+def test_binary_judgments_as_a_set_or_grades_agree(
+    ranked: list[str], grades: dict[str, int], k: int
+) -> None:
     relevant = {d for d, g in grades.items() if g > 0}
     binary = {d: 1 for d in relevant}
     assert precision_at_k(ranked, relevant, k) == precision_at_k(ranked, grades, k)
@@ -193,8 +213,13 @@ def test_binary_judgments_as_a_set_or_grades_agree(ranked: list[str], grades: di
 
 def test_trec_qrels_four_and_three_columns(tmp_path: Path) -> None:
     path = tmp_path / "qrels.txt"
-    path.write_text("# topic iter doc grade\n401 0 FT-1 2\n401 0 FT-2 0\n\n402 0 LA-9 1\n402 LA-7 3\n")
-    assert load_trec_qrels(path) == {"401": {"FT-1": 2.0, "FT-2": 0.0}, "402": {"LA-9": 1.0, "LA-7": 3.0}}
+    path.write_text(
+        "# topic iter doc grade\n401 0 FT-1 2\n401 0 FT-2 0\n\n402 0 LA-9 1\n402 LA-7 3\n"
+    )
+    assert load_trec_qrels(path) == {
+        "401": {"FT-1": 2.0, "FT-2": 0.0},
+        "402": {"LA-9": 1.0, "LA-7": 3.0},
+    }
 
 
 @pytest.mark.parametrize(
@@ -229,7 +254,7 @@ def test_cranfield_qrels_load_and_match_the_reference_parser() -> None:
     # The collection's own parser (../shared/data/cranfield/load.py) keeps only relevant ones.
     reference: dict[str, dict[str, float]] = {}
     for line in path.read_text().split("\n"):
-        q, d, g = (line.split() + ["", "", ""])[:3]
+        q, d, g = [*line.split(), "", "", ""][:3]
         if g and int(g) > 0:
             reference.setdefault(q, {})[d] = 5 - int(g)
     assert {q: {d: g for d, g in v.items() if g > 0} for q, v in qrels.items()} == reference
@@ -240,8 +265,12 @@ def test_jsonl_qrels(tmp_path: Path) -> None:
     rows = [{"query_id": "q1", "doc_id": "a", "relevance": 2}, {"query_id": 7, "doc_id": 3}]
     path.write_text("\n".join(json.dumps(r) for r in rows) + "\n\n")
     assert load_jsonl_qrels(path) == {"q1": {"a": 2.0}, "7": {"3": 1.0}}
-    for bad, reason in [("{oops", "not JSON"), ('{"doc_id": "a"}', "query_id"), ("[1]", "query_id"),
-                        ('{"query_id": 1, "doc_id": 2, "relevance": "x"}', "not a number")]:
+    for bad, reason in [
+        ("{oops", "not JSON"),
+        ('{"doc_id": "a"}', "query_id"),
+        ("[1]", "query_id"),
+        ('{"query_id": 1, "doc_id": 2, "relevance": "x"}', "not a number"),
+    ]:
         path.write_text('{"query_id": 1, "doc_id": 1}\n' + bad + "\n")
         with pytest.raises(JudgmentsFormatError, match=reason) as info:
             load_jsonl_qrels(path)
@@ -260,8 +289,14 @@ def test_trec_run_is_ranked_by_score(tmp_path: Path) -> None:
 def test_run_from_retriever_by_id_or_metadata_key() -> None:
     from langchain_core.documents import Document
 
-    docs = [Document(t, metadata={"doc": d}, id=i) for t, d, i in
-            [("solar wind speed", "D1", "c1"), ("solar wind pressure", "D1", "c2"), ("lunar dust", "D2", "c3")]]
+    docs = [
+        Document(t, metadata={"doc": d}, id=i)
+        for t, d, i in [
+            ("solar wind speed", "D1", "c1"),
+            ("solar wind pressure", "D1", "c2"),
+            ("lunar dust", "D2", "c3"),
+        ]
+    ]
     retriever = BM25Retriever.from_documents(docs, k=5)
     assert run_from_retriever(retriever, {"q": "solar wind"}) == {"q": ["c1", "c2"]}
     assert run_from_retriever(retriever, {"q": "solar wind"}, id_key="doc") == {"q": ["D1"]}
