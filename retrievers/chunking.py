@@ -1,14 +1,10 @@
 """Split loaded Documents into chunks: the book's strategies, with stable ids and exact offsets.
 
-Chunkers (all LangChain ``BaseDocumentTransformer``s and pydantic models):
-
-* :class:`SeparatorChunker` - split on a string; ``SeparatorChunker(".")`` is the book's
-  ``text.split(".")``, which turns ``interstellar.txt`` into its 15 chunks.
-* :class:`SentenceChunker` - one sentence per chunk.
-* :class:`ParagraphChunker` - one paragraph (text between blank lines) per chunk.
-* :class:`SentenceWindowChunker` - windows of N sentences, optionally overlapping.
-* :class:`TokenChunker` - windows of N tokens with an overlap, counted by a simple built-in
-  tokenizer or by any tokenizer you pass (e.g. the embedding model's).
+Chunkers (LangChain ``BaseDocumentTransformer``s and pydantic models): :class:`SeparatorChunker`
+(``SeparatorChunker(".")`` is the book's split: 15 chunks of ``interstellar.txt``),
+:class:`SentenceChunker`, :class:`ParagraphChunker`, :class:`SentenceWindowChunker` (N
+sentences, optional overlap) and :class:`TokenChunker` (N tokens with overlap, counted by a
+simple rule or by any tokenizer you pass, e.g. the embedding model's).
 
 Every chunk keeps its parent's metadata and adds:
 
@@ -71,6 +67,8 @@ _SENTENCE_END = re.compile(r"[.!?]+[\"'\u201d\u2019)\]]*(?=\s|$)")
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n\s*")
 _SIMPLE_TOKEN = re.compile(r"\w+|[^\w\s]")
 _WORD = re.compile(r"\S+")
+_NEXT_CHAR = re.compile(r"\s*(\S)")
+_LAST_WORD = re.compile(r"(\S+)$")
 
 
 def chunk_id(source: str, content: str, occurrence: int = 0) -> str:
@@ -101,14 +99,14 @@ def sentence_spans(text: str) -> list[Span]:
         >>> [text[a:b] for a, b in sentence_spans(text)]
         ['Dr. Who flew.', 'It was 2 a.m. when he landed!', 'Then?']
     """
-    cuts = [0]
-    for para in _PARAGRAPH_BREAK.finditer(text):
-        cuts.append(para.start())
+    cuts = [0] + [para.start() for para in _PARAGRAPH_BREAK.finditer(text)]
     for end in _SENTENCE_END.finditer(text):
-        following = text[end.end() :].lstrip()
-        if following[:1].islower():
+        # Look at bounded neighbourhoods only: slicing the rest of the text per sentence
+        # would make long documents quadratic.
+        following = _NEXT_CHAR.match(text, end.end())
+        if following and following.group(1).islower():
             continue
-        before = re.search(r"(\S+)$", text[: end.start()])
+        before = _LAST_WORD.search(text, max(0, end.start() - 32), end.start())
         word = before.group(1).lstrip("([\"'").lower() if before else ""
         if text[end.start()] == "." and (word in _ABBREVIATIONS or re.fullmatch(r"[a-z]", word)):
             continue
@@ -147,22 +145,15 @@ def token_counter(tokenizer: Any) -> Callable[[str], int]:
         tokenizer = type(tokenizer).from_str(tokenizer.to_str())
         tokenizer.no_padding()
         tokenizer.no_truncation()
-    encode = getattr(tokenizer, "encode", None)
-    if encode is not None:
-
-        def count_encoded(text: str) -> int:
-            try:
-                out = encode(text, add_special_tokens=False)
-            except TypeError:  # encoders without that keyword (tiktoken, plain functions)
-                out = encode(text)
-            return len(getattr(out, "ids", out))
-
-        return count_encoded
-    if not callable(tokenizer):
+    encode = getattr(tokenizer, "encode", tokenizer)
+    if not callable(encode):
         raise TypeError(f"tokenizer must be callable or have .encode, got {type(tokenizer)}")
 
     def count(text: str) -> int:
-        out = tokenizer(text)
+        try:
+            out = encode(text, add_special_tokens=False)
+        except TypeError:  # encoders without that keyword (tiktoken, plain functions)
+            out = encode(text)
         return out if isinstance(out, int) else len(getattr(out, "ids", out))
 
     return count
@@ -208,13 +199,8 @@ class Chunker(BaseModel, BaseDocumentTransformer, ABC):
                 occurrence = seen.get((source, content), 0)
                 seen[(source, content)] = occurrence + 1
                 cid = chunk_id(source, content, occurrence)
-                metadata = {
-                    **doc.metadata,
-                    "chunk_index": index,
-                    "start_index": start,
-                    "end_index": end,
-                    "chunk_id": cid,
-                }
+                position = {"chunk_index": index, "start_index": start, "end_index": end}
+                metadata = {**doc.metadata, **position, "chunk_id": cid}
                 chunks.append(Document(page_content=content, metadata=metadata, id=cid))
         return chunks
 
@@ -234,7 +220,7 @@ class SeparatorChunker(Chunker):
         ['A cat', 'A dog']
     """
 
-    separator: str = "."
+    separator: str = Field(default=".", min_length=1)
     """Where to split; it is not kept in the chunks."""
     strip: str = " \n"
     """Characters stripped from both ends of each piece (the book strips spaces and newlines)."""
@@ -242,12 +228,6 @@ class SeparatorChunker(Chunker):
     def __init__(self, separator: str = ".", /, **kwargs: Any) -> None:
         # Positional separator, so the book's split reads SeparatorChunker(".").
         super().__init__(separator=kwargs.pop("separator", separator), **kwargs)
-
-    @model_validator(mode="after")
-    def _check(self) -> SeparatorChunker:
-        if not self.separator:
-            raise ValueError("separator must not be empty")
-        return self
 
     def spans(self, text: str) -> list[Span]:
         spans, start = [], 0
@@ -310,9 +290,7 @@ class SentenceWindowChunker(Chunker):
     @model_validator(mode="after")
     def _check(self) -> SentenceWindowChunker:
         if self.overlap >= self.size:
-            raise ValueError(
-                f"overlap must be smaller than size, got overlap={self.overlap}, size={self.size}"
-            )
+            raise ValueError(f"overlap must be smaller than size, got {self.overlap}")
         return self
 
     def spans(self, text: str) -> list[Span]:
@@ -355,10 +333,7 @@ class TokenChunker(Chunker):
     @model_validator(mode="after")
     def _check(self) -> TokenChunker:
         if self.chunk_overlap >= self.chunk_size:
-            raise ValueError(
-                f"chunk_overlap must be smaller than chunk_size, got "
-                f"chunk_overlap={self.chunk_overlap}, chunk_size={self.chunk_size}"
-            )
+            raise ValueError(f"chunk_overlap must be smaller than chunk_size ({self.chunk_size})")
         if self.tokenizer is not None:
             self._count = token_counter(self.tokenizer)
         return self

@@ -150,6 +150,9 @@ def load_file(path: str | Path, *, encoding: str = "utf-8") -> list[Document]:
     if not file.is_file():
         raise DocumentLoadError(str(file), "no such file")
     kind = file_type_of(file)
+    if kind == "text":
+        with file.open("rb") as head:
+            kind = "pdf" if head.read(5) == b"%PDF-" else kind  # a PDF without its suffix
     try:
         docs = _load_pdf(file) if kind == "pdf" else [_load_textual(file, kind, encoding)]
     except DocumentLoadError:

@@ -239,3 +239,15 @@ def test_save_refuses_metadata_that_is_not_json(tmp_path: Path) -> None:
 def test_docstring_examples_run() -> None:
     failures, _ = doctest.testmod(bm25)
     assert failures == 0
+
+
+def test_parity_through_the_loader(tmp_path: Path, interstellar_text: str) -> None:
+    from localchain.retrievers.loaders import load_documents
+
+    (tmp_path / "kb").mkdir()
+    (tmp_path / "kb" / "interstellar.txt").write_text(interstellar_text, encoding="utf-8")
+    chunks = SeparatorChunker(".").split_documents(load_documents(tmp_path / "kb").documents)
+    hits = BM25Retriever.from_documents(chunks, k=3).invoke(QUERY)
+    assert [round(h.metadata["score"], 3) for h in hits] == [1.789, 1.373]
+    assert hits[0].metadata["source"] == str((tmp_path / "kb" / "interstellar.txt").resolve())
+    assert hits[0].metadata["title"] == "interstellar"

@@ -287,3 +287,9 @@ def test_progress_bar_goes_to_stderr(tmp_path: Path, capsys: pytest.CaptureFixtu
 def test_docstring_examples_run() -> None:
     failures, _ = doctest.testmod(loaders)
     assert failures == 0
+
+
+def test_pdf_without_suffix_is_recognised(tmp_path: Path, make_pdf) -> None:
+    path = make_pdf(tmp_path / "download", [["Hidden PDF."]])
+    [doc] = load_file(path)
+    assert (doc.page_content, doc.metadata["file_type"]) == ("Hidden PDF.", "pdf")
