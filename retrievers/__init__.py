@@ -1,1 +1,95 @@
-"""localchain.retrievers - reserved; this subpackage has no public API yet."""
+"""localchain.retrievers: load files, chunk them, search them, and measure the search.
+
+Modules: ``loaders`` (text, Markdown, HTML, PDF files and folders -> Documents), ``chunking``
+(the book's chunkers, stable chunk ids, re-index diffs), ``bm25`` (keyword retriever with the
+book's tokenizer) and ``metrics`` (P@k, recall@k, AP/MAP, MRR, nDCG@k, qrels loaders).
+Metadata conventions shared by all of them are in docs/retrievers.md.
+
+Example:
+    >>> from localchain.retrievers import BM25Retriever, SeparatorChunker
+    >>> from langchain_core.documents import Document
+    >>> text = "Cats purr. Dogs bark. Birds sing."
+    >>> chunks = SeparatorChunker(".").split_documents([Document(text, metadata={"source": "s"})])
+    >>> BM25Retriever.from_documents(chunks).invoke("why do dogs bark")[0].page_content
+    'Dogs bark'
+"""
+
+from localchain.retrievers.bm25 import ENGLISH_STOP_WORDS, BM25Retriever, book_tokenize
+from localchain.retrievers.chunking import (
+    ChunkDiff,
+    Chunker,
+    ParagraphChunker,
+    SentenceChunker,
+    SentenceWindowChunker,
+    SeparatorChunker,
+    TokenChunker,
+    chunk_id,
+    diff_chunks,
+    sentence_spans,
+    simple_tokenize,
+    token_counter,
+)
+from localchain.retrievers.loaders import (
+    CorpusLoader,
+    LoadResult,
+    SkippedFile,
+    SkippedFilesWarning,
+    load_documents,
+    load_file,
+)
+from localchain.retrievers.metrics import (
+    RetrievalReport,
+    average_precision,
+    evaluate_run,
+    load_jsonl_qrels,
+    load_trec_qrels,
+    load_trec_run,
+    mean_average_precision,
+    mean_reciprocal_rank,
+    ndcg_at_k,
+    precision_at_k,
+    recall_at_k,
+    reciprocal_rank,
+    run_from_retriever,
+)
+
+__all__ = [
+    # loaders
+    "CorpusLoader",
+    "LoadResult",
+    "SkippedFile",
+    "SkippedFilesWarning",
+    "load_documents",
+    "load_file",
+    # chunking
+    "ChunkDiff",
+    "Chunker",
+    "ParagraphChunker",
+    "SentenceChunker",
+    "SentenceWindowChunker",
+    "SeparatorChunker",
+    "TokenChunker",
+    "chunk_id",
+    "diff_chunks",
+    "sentence_spans",
+    "simple_tokenize",
+    "token_counter",
+    # bm25
+    "ENGLISH_STOP_WORDS",
+    "BM25Retriever",
+    "book_tokenize",
+    # metrics
+    "RetrievalReport",
+    "average_precision",
+    "evaluate_run",
+    "load_jsonl_qrels",
+    "load_trec_qrels",
+    "load_trec_run",
+    "mean_average_precision",
+    "mean_reciprocal_rank",
+    "ndcg_at_k",
+    "precision_at_k",
+    "recall_at_k",
+    "reciprocal_rank",
+    "run_from_retriever",
+]
