@@ -23,7 +23,9 @@ import json
 import os
 import string
 import tempfile
+import threading
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -129,10 +131,10 @@ class BM25Retriever(BaseRetriever):
     tokenizer: Callable[[str], list[str]] = book_tokenize
     """Text -> terms, for documents and queries alike."""
 
-    _docs: list[Document] = PrivateAttr(default_factory=list)
-    _tokens: list[list[str]] = PrivateAttr(default_factory=list)
-    _index: BM25Okapi | None = PrivateAttr(default=None)
-    _postings: dict[str, list[int]] = PrivateAttr(default_factory=dict)
+    # Searches read one immutable snapshot; writers build a new one under the lock and swap
+    # it in with a single assignment, so batch() threads never see half an update.
+    _state: _Snapshot = PrivateAttr(default_factory=lambda: _Snapshot())
+    _write_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 
     def __init__(
         self, documents: Iterable[Document] = (), *, allow_empty: bool = False, **kwargs: Any
@@ -172,49 +174,52 @@ class BM25Retriever(BaseRetriever):
     @property
     def documents(self) -> list[Document]:
         """The indexed Documents (copies), in index order."""
-        return [d.model_copy(deep=True) for d in self._docs]
+        return [d.model_copy(deep=True) for d in self._state.docs]
 
     def __len__(self) -> int:
-        return len(self._docs)
+        return len(self._state.docs)
 
     def add_documents(self, documents: Iterable[Document]) -> list[str]:
         """Index more documents (replacing any with the same id); returns their ids."""
-        position = {d.id: i for i, d in enumerate(self._docs)}
-        occurrences: dict[tuple[str, str], int] = {}
-        ids = []
-        for doc in documents:
-            doc_id = doc.id
-            if not doc_id:
-                key = (str(doc.metadata.get("source", "")), doc.page_content)
-                occurrences[key] = occurrences.get(key, -1) + 1
-                doc_id = chunk_id(*key, occurrence=occurrences[key])
-            # A private copy: callers may keep mutating their Documents.
-            stored = Document(doc.page_content, metadata=dict(doc.metadata), id=doc_id)
-            if doc_id in position:
-                self._docs[position[doc_id]] = stored
-                self._tokens[position[doc_id]] = list(self.tokenizer(doc.page_content))
-            else:
-                position[doc_id] = len(self._docs)
-                self._docs.append(stored)
-                self._tokens.append(list(self.tokenizer(doc.page_content)))
-            ids.append(doc_id)
-        self._rebuild()
+        with self._write_lock:
+            docs, tokens = list(self._state.docs), list(self._state.tokens)
+            position = {d.id: i for i, d in enumerate(docs)}
+            occurrences: dict[tuple[str, str], int] = {}
+            ids = []
+            for doc in documents:
+                doc_id = doc.id
+                if not doc_id:
+                    key = (str(doc.metadata.get("source", "")), doc.page_content)
+                    occurrences[key] = occurrences.get(key, -1) + 1
+                    doc_id = chunk_id(*key, occurrence=occurrences[key])
+                # A private copy: callers may keep mutating their Documents.
+                stored = Document(doc.page_content, metadata=dict(doc.metadata), id=doc_id)
+                terms = list(self.tokenizer(doc.page_content))
+                if doc_id in position:
+                    docs[position[doc_id]], tokens[position[doc_id]] = stored, terms
+                else:
+                    position[doc_id] = len(docs)
+                    docs.append(stored)
+                    tokens.append(terms)
+                ids.append(doc_id)
+            self._state = self._build(docs, tokens)
         return ids
 
     def delete(self, ids: Iterable[str]) -> int:
         """Remove documents by id; unknown ids are ignored. Returns how many were removed."""
         drop = set(ids)
-        keep = [i for i, d in enumerate(self._docs) if d.id not in drop]
-        removed = len(self._docs) - len(keep)
-        self._docs = [self._docs[i] for i in keep]
-        self._tokens = [self._tokens[i] for i in keep]
-        self._rebuild()
-        return removed
+        with self._write_lock:
+            state = self._state
+            keep = [i for i, d in enumerate(state.docs) if d.id not in drop]
+            if len(keep) < len(state.docs):
+                docs = [state.docs[i] for i in keep]
+                self._state = self._build(docs, [state.tokens[i] for i in keep])
+        return len(state.docs) - len(keep)
 
     def scores(self, query: str) -> list[float]:
         """BM25 score of every indexed document for ``query``, in :attr:`documents` order."""
-        index = self._ready()
-        return [float(s) for s in index.get_scores(self._query_terms(query))]
+        state = self._ready()
+        return [float(s) for s in state.index.get_scores(self._query_terms(query))]
 
     def _get_relevant_documents(
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun, k: int | None = None
@@ -222,19 +227,19 @@ class BM25Retriever(BaseRetriever):
         limit = self.k if k is None else k
         if limit < 1:
             raise ValueError(f"k must be at least 1, got {limit}")
-        index = self._ready()
+        state = self._ready()
         terms = self._query_terms(query)
         if self.require_match:
             # Only documents holding a query term can score above 0: score just those.
-            candidates = sorted({i for t in set(terms) for i in self._postings.get(t, ())})
-            scored = zip(candidates, index.get_batch_scores(terms, candidates))
+            candidates = sorted({i for t in set(terms) for i in state.postings.get(t, ())})
+            scored = zip(candidates, state.index.get_batch_scores(terms, candidates))
         else:
-            scored = enumerate(index.get_scores(terms).tolist())
+            scored = enumerate(state.index.get_scores(terms).tolist())
         hits = [(i, float(s)) for i, s in scored if self.min_score is None or s >= self.min_score]
         hits.sort(key=lambda hit: (-hit[1], hit[0]))  # ties keep index order: deterministic
         results = []
         for rank, (i, score) in enumerate(hits[:limit], 1):
-            doc = self._docs[i]
+            doc = state.docs[i]
             metadata = {**doc.metadata, "score": score, "rank": rank}
             results.append(Document(doc.page_content, metadata=metadata, id=doc.id))
         return results
@@ -258,7 +263,7 @@ class BM25Retriever(BaseRetriever):
             "tokenizer": "book" if self.tokenizer is book_tokenize else "custom",
             "documents": [
                 {"id": d.id, "page_content": d.page_content, "metadata": d.metadata}
-                for d in self._docs
+                for d in self._state.docs
             ],
         }
         try:
@@ -335,27 +340,37 @@ class BM25Retriever(BaseRetriever):
             )
         return terms
 
-    def _ready(self) -> BM25Okapi:
-        if self._index is None:
-            if not self._docs:
+    def _ready(self) -> _Snapshot:
+        state = self._state
+        if state.index is None:
+            if not state.docs:
                 raise EmptyCorpusError(
                     "the BM25 index has no documents; add_documents() before searching"
                 )
             raise EmptyCorpusError(
-                f"none of the {len(self._docs)} indexed documents has a searchable word "
+                f"none of the {len(state.docs)} indexed documents has a searchable word "
                 "(all stop words or punctuation)"
             )
-        return self._index
+        return state
 
-    def _rebuild(self) -> None:
+    def _build(self, docs: list[Document], tokens: list[list[str]]) -> _Snapshot:
         # rank_bm25 divides by the mean document length and the vocabulary size: both must be
         # non-zero, so an index of nothing but stop words stays unbuilt (and says so on search).
-        if not any(self._tokens):
-            self._index, self._postings = None, {}
-            return
-        self._index = BM25Okapi(self._tokens, k1=self.k1, b=self.b, epsilon=self.epsilon)
+        if not any(tokens):
+            return _Snapshot(tuple(docs), tuple(tokens))
         postings: dict[str, list[int]] = {}
-        for i, tokens in enumerate(self._tokens):
-            for term in set(tokens):
+        for i, terms in enumerate(tokens):
+            for term in set(terms):
                 postings.setdefault(term, []).append(i)
-        self._postings = postings
+        index = BM25Okapi(tokens, k1=self.k1, b=self.b, epsilon=self.epsilon)
+        return _Snapshot(tuple(docs), tuple(tokens), index, postings)
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    """Everything one search reads, replaced as a whole by every update."""
+
+    docs: tuple[Document, ...] = ()
+    tokens: tuple[list[str], ...] = ()
+    index: BM25Okapi | None = None
+    postings: dict[str, list[int]] = field(default_factory=dict)

@@ -149,6 +149,35 @@ def test_add_upsert_and_delete(chunks: list[Document]) -> None:
     assert {d.id for d in retriever.documents} <= {c.id for c in chunks} | {"bh"}
 
 
+def test_searches_during_updates_see_whole_snapshots(chunks: list[Document]) -> None:
+    import threading
+
+    retriever = BM25Retriever.from_documents(chunks, k=3)
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def search() -> None:
+        while not stop.is_set():
+            try:
+                hits = retriever.invoke(QUERY)
+                assert hits and hits[0].metadata["rank"] == 1
+            except BaseException as err:  # noqa: BLE001 - reported to the main thread
+                errors.append(err)
+                return
+
+    readers = [threading.Thread(target=search) for _ in range(3)]
+    for reader in readers:
+        reader.start()
+    for n in range(40):
+        retriever.add_documents([Document(f"precise science note {n}", id=f"n{n}")])
+        retriever.delete([f"n{n - 5}"])
+    stop.set()
+    for reader in readers:
+        reader.join()
+    assert errors == []
+    assert len(retriever) == 15 + 5
+
+
 def test_documents_without_ids_get_stable_ones() -> None:
     one = BM25Retriever.from_texts(["alpha beta", "alpha beta", "gamma"])
     two = BM25Retriever.from_texts(["alpha beta", "alpha beta", "gamma"])
