@@ -37,7 +37,8 @@ CRANFIELD = Path("/work/shared/data/cranfield")
 
 
 def test_average_precision_worked_examples() -> None:
-    # Average precision as the book builds it up, query by query (R = relevant documents):
+    # Average precision worked by hand, from the simplest case up: one relevant result
+    # at rank 1, then at rank 3, then two relevant results (R = number of relevant docs):
     # 1) one relevant document, ranked 1st: P@1 = 1/1 -> AP = 1 / R(1) = 1.0
     assert average_precision(["rel", "x", "y"], {"rel"}) == 1.0
     # 2) one relevant document, ranked 3rd: P@3 = 1/3 -> AP = (1/3) / 1 = 0.333...
