@@ -106,17 +106,6 @@ def test_config_text(tmp_path: Path) -> None:
     assert "env LOCALCHAIN_SEED" in result.stdout
 
 
-def test_chat_session_over_stdin(tmp_path: Path) -> None:
-    script = "Hi! My name is Maarten.\n/history\n/reset\n/history\n/exit\n"
-    result = run("chat", "--n-ctx", "2048", "--max-tokens", "24", cwd=tmp_path, stdin=script)
-    assert result.returncode == 0, result.stderr
-    out = result.stdout
-    assert "SmolLM2-135M-Instruct.Q4_1" in out
-    assert out.count("bot> ") == 1
-    assert "human: Hi! My name is Maarten." in out
-    assert "conversation cleared" in out
-
-
 @pytest.mark.parametrize("command", ["ask", "models"])
 def test_openai_url_that_does_not_answer(tmp_path: Path, command: str) -> None:
     import socket
@@ -133,17 +122,3 @@ def test_openai_url_that_does_not_answer(tmp_path: Path, command: str) -> None:
         result = run("models", "--json", *args, cwd=tmp_path)
         assert result.returncode == 0
         assert json.loads(result.stdout)["backend"] == "openai"
-
-
-def test_chat_drops_oldest_exchange_when_context_is_full(tmp_path: Path) -> None:
-    long_line = "Please remember this sentence about apples and pears. " * 6
-    script = "".join(f"{n}. {long_line}\n" for n in range(1, 6)) + "/history\n/exit\n"
-    result = run("chat", "--n-ctx", "256", "--max-tokens", "16", cwd=tmp_path, stdin=script)
-    assert result.returncode == 0, result.stderr
-    out = result.stdout
-    assert out.count("bot> ") == 5
-    assert "context full: dropped the oldest exchange" in out
-    # /history, printed after the last answer, shows what the model still sees.
-    history = out[out.rindex("bot> ") :]
-    assert "human: 5." in history
-    assert "human: 1." not in history
