@@ -29,6 +29,8 @@ __all__ = [
     "EmptyCorpusError",
     "EmptyQueryError",
     "IndexFormatError",
+    "EmbeddingMismatchError",
+    "RerankError",
     "JudgmentsFormatError",
     "CalculatorError",
 ]
@@ -182,6 +184,45 @@ class IndexFormatError(LocalchainError, ValueError):
         super().__init__(
             f"cannot load the index at {path}: {reason}. Rebuild it from the source documents."
         )
+
+
+class EmbeddingMismatchError(LocalchainError, ValueError):
+    """A vector store was built with other embeddings than the ones it is used with."""
+
+    def __init__(
+        self,
+        path: str,
+        *,
+        stored_model: str,
+        stored_dimension: int,
+        model: str,
+        dimension: int,
+    ) -> None:
+        self.path = path
+        self.stored_model = stored_model
+        self.stored_dimension = stored_dimension
+        self.model = model
+        self.dimension = dimension
+        what = (
+            f"dimension mismatch: the store holds {stored_dimension}-dimensional vectors "
+            f"from {stored_model!r}, the embeddings give {dimension}-dimensional vectors "
+            f"({model!r})"
+            if stored_dimension != dimension
+            else f"the store was built with {stored_model!r}, not {model!r}"
+        )
+        super().__init__(
+            f"{path}: {what}. Open it with the embeddings it was built with, or rebuild it "
+            "(localchain index PATH --store NEW_DIR)."
+        )
+
+
+class RerankError(LocalchainError):
+    """A reranker could not score the documents (service error, bad response, timeout)."""
+
+    def __init__(self, reranker: str, reason: str) -> None:
+        self.reranker = reranker
+        self.reason = reason
+        super().__init__(f"{reranker} failed: {reason}")
 
 
 class JudgmentsFormatError(LocalchainError, ValueError):

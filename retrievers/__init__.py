@@ -2,7 +2,11 @@
 
 Modules: ``loaders`` (text, Markdown, HTML, PDF files and folders -> Documents), ``chunking``
 (the book's chunkers, stable chunk ids, re-index diffs), ``bm25`` (keyword retriever with the
-book's tokenizer) and ``metrics`` (P@k, recall@k, AP/MAP, MRR, nDCG@k, qrels loaders).
+book's tokenizer), ``embeddings`` (bundled all-MiniLM-L6-v2), ``faiss_store`` / ``faiss_io``
+(FAISS vector store, saved without pickle), ``dense`` (dense retriever and relevance
+threshold), ``hybrid`` (reciprocal rank fusion), ``rerank`` / ``llm_rerank`` / ``cohere``
+(rerankers), ``store`` (an index folder on disk; :func:`open_retriever`) and ``metrics``
+(P@k, recall@k, AP/MAP, MRR, nDCG@k, qrels loaders).
 Metadata conventions shared by all of them are in docs/retrievers.md.
 
 Example:
@@ -15,6 +19,7 @@ Example:
 """
 
 from localchain.retrievers.bm25 import ENGLISH_STOP_WORDS, BM25Retriever, book_tokenize
+from localchain.retrievers.chunker_spec import ChunkerSpec
 from localchain.retrievers.chunking import (
     ChunkDiff,
     Chunker,
@@ -29,6 +34,26 @@ from localchain.retrievers.chunking import (
     simple_tokenize,
     token_counter,
 )
+from localchain.retrievers.dense import (
+    MINILM_RELEVANCE_THRESHOLD,
+    DenseRetriever,
+    default_threshold,
+)
+from localchain.retrievers.embeddings import (
+    DEFAULT_EMBEDDING_MODEL,
+    EmbeddingTruncationWarning,
+    SentenceTransformerEmbeddings,
+    default_embeddings,
+    embedding_identity,
+)
+from localchain.retrievers.faiss_io import (
+    from_langchain,
+    load_faiss_store,
+    save_faiss_store,
+    to_langchain,
+)
+from localchain.retrievers.faiss_store import FaissSettings, FaissStore, matches_filter
+from localchain.retrievers.hybrid import HybridRetriever, reciprocal_rank_fusion
 from localchain.retrievers.loaders import (
     CorpusLoader,
     LoadResult,
@@ -52,6 +77,13 @@ from localchain.retrievers.metrics import (
     reciprocal_rank,
     run_from_retriever,
 )
+from localchain.retrievers.rerank import (
+    CrossEncoderReranker,
+    Reranker,
+    RerankRetriever,
+    resolve_reranker,
+)
+from localchain.retrievers.store import Index, IndexReport, StoreManifest, open_retriever
 
 __all__ = [
     # loaders
@@ -78,6 +110,36 @@ __all__ = [
     "ENGLISH_STOP_WORDS",
     "BM25Retriever",
     "book_tokenize",
+    # embeddings
+    "DEFAULT_EMBEDDING_MODEL",
+    "EmbeddingTruncationWarning",
+    "SentenceTransformerEmbeddings",
+    "default_embeddings",
+    "embedding_identity",
+    # dense
+    "FaissSettings",
+    "FaissStore",
+    "matches_filter",
+    "from_langchain",
+    "load_faiss_store",
+    "save_faiss_store",
+    "to_langchain",
+    "MINILM_RELEVANCE_THRESHOLD",
+    "DenseRetriever",
+    "default_threshold",
+    # hybrid and rerank
+    "HybridRetriever",
+    "reciprocal_rank_fusion",
+    "CrossEncoderReranker",
+    "Reranker",
+    "RerankRetriever",
+    "resolve_reranker",
+    # store on disk
+    "ChunkerSpec",
+    "Index",
+    "IndexReport",
+    "StoreManifest",
+    "open_retriever",
     # metrics
     "RetrievalReport",
     "average_precision",

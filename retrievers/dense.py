@@ -1,0 +1,119 @@
+"""Dense retrieval: a LangChain retriever over a :class:`~.faiss_store.FaissStore`.
+
+Hits carry ``metadata["score"]`` (cosine, or minus the L2 distance) and ``metadata["rank"]``;
+``score_threshold`` makes the retriever return nothing when nothing is close enough, which
+is how a RAG chain learns that the corpus has no answer.
+
+The default threshold for all-MiniLM-L6-v2 cosine, :data:`MINILM_RELEVANCE_THRESHOLD`
+(0.27), was chosen from measured best-hit cosines on the book's Interstellar chunks
+(docs/retrievers.md, "Relevance threshold"): answerable questions scored 0.284 to 0.765,
+unanswerable ones 0.081 to 0.246 ("What is the mass of the moon?"). Cosines depend on the
+model, so other embeddings need their own threshold.
+
+Example:
+    >>> from localchain.retrievers.embeddings import default_embeddings
+    >>> from localchain.retrievers.faiss_store import FaissStore
+    >>> store = FaissStore.from_texts(
+    ...     ["The film grossed $677 million.", "It stars Matthew McConaughey."],
+    ...     default_embeddings(),
+    ... )
+    >>> retriever = DenseRetriever(store=store, k=2, score_threshold=MINILM_RELEVANCE_THRESHOLD)
+    >>> [d.metadata["rank"] for d in retriever.invoke("How much money did the film make?")]
+    [1]
+    >>> retriever.invoke("What is the mass of the moon?")
+    []
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+from langchain_core.callbacks import CallbackManagerForRetrieverRun
+from langchain_core.documents import Document
+from langchain_core.retrievers import BaseRetriever
+from pydantic import ConfigDict, Field
+
+from localchain.errors import EmptyQueryError
+from localchain.retrievers.embeddings import EmbeddingTruncationWarning
+from localchain.retrievers.faiss_store import FaissStore, MetadataFilter
+
+__all__ = ["MINILM_RELEVANCE_THRESHOLD", "DenseRetriever", "default_threshold"]
+
+MINILM_RELEVANCE_THRESHOLD = 0.27
+"""Cosine below which an all-MiniLM-L6-v2 hit is taken as not relevant (see the module doc)."""
+
+_THRESHOLDS = {"sentence-transformers/all-MiniLM-L6-v2": MINILM_RELEVANCE_THRESHOLD}
+
+
+def default_threshold(model_name: str, metric: str = "cosine") -> float | None:
+    """The measured relevance threshold for an embedding model, or ``None`` if unknown.
+
+    Example:
+        >>> default_threshold("sentence-transformers/all-MiniLM-L6-v2")
+        0.27
+        >>> default_threshold("some-other-model") is None
+        True
+    """
+    return _THRESHOLDS.get(model_name) if metric == "cosine" else None
+
+
+class DenseRetriever(BaseRetriever):
+    """Top-``k`` nearest chunks by embedding, with an optional score threshold and filter.
+
+    ``invoke(query, k=..., filter=..., score_threshold=...)`` override the fields per call.
+    A query longer than the embedding window is truncated: the hits get
+    ``metadata["query_truncated"] = True`` and an ``EmbeddingTruncationWarning`` is issued.
+
+    Example:
+        >>> from localchain.retrievers.embeddings import default_embeddings
+        >>> store = FaissStore.from_texts(["Cats purr.", "Dogs bark."], default_embeddings())
+        >>> hit = DenseRetriever(store=store, k=1).invoke("a barking dog")[0]
+        >>> hit.page_content, hit.metadata["rank"]
+        ('Dogs bark.', 1)
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    store: FaissStore
+    """The vector store searched."""
+    k: int = Field(default=4, ge=1)
+    """Most hits per query."""
+    score_threshold: float | None = None
+    """Leave out hits scoring below this (cosine, or minus the L2 distance); ``None`` keeps
+    all ``k``. See :data:`MINILM_RELEVANCE_THRESHOLD`."""
+    filter: Any = None
+    """A :data:`~.faiss_store.MetadataFilter` applied to every search, or ``None``."""
+
+    def _get_relevant_documents(
+        self,
+        query: str,
+        *,
+        run_manager: CallbackManagerForRetrieverRun,
+        k: int | None = None,
+        filter: MetadataFilter | None = None,
+        score_threshold: float | None = None,
+    ) -> list[Document]:
+        if not isinstance(query, str) or not query.strip():
+            raise EmptyQueryError(str(query), "the query is empty; ask with some words")
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", EmbeddingTruncationWarning)
+            vector = self.store.embeddings.embed_query(query)
+        truncated = False
+        for warning in caught:
+            truncated |= issubclass(warning.category, EmbeddingTruncationWarning)
+            # Passed on to the caller's own filters (they may turn it into an error).
+            warnings.warn_explicit(
+                warning.message, warning.category, warning.filename, warning.lineno
+            )
+        hits = self.store.search_by_vector(
+            vector,
+            k or self.k,
+            filter if filter is not None else self.filter,
+            score_threshold if score_threshold is not None else self.score_threshold,
+        )
+        docs = [doc for doc, _ in hits]
+        if truncated:
+            for doc in docs:
+                doc.metadata["query_truncated"] = True
+        return docs

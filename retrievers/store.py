@@ -1,0 +1,419 @@
+"""An index on disk: dense (FAISS) and keyword (BM25) search over one corpus, in one folder.
+
+Layout of a store folder::
+
+    DIR/manifest.json         format, version, embedding model + dimension, chunker and
+                              index settings, indexed roots, counts, current generation
+    DIR/gen-000003/dense/     FaissStore files (index.faiss + docstore.json, no pickle)
+    DIR/gen-000003/bm25.json  BM25Retriever file (JSON, no pickle)
+
+Every update writes a complete new generation folder, then replaces ``manifest.json``
+(atomically) to point at it, then removes the old one: a crash mid-update leaves the
+previous index intact. One writer at a time per folder; readers are never disturbed.
+
+Re-indexing a changed folder embeds only what changed: chunk ids hash the source and the
+text (:func:`.chunking.chunk_id`), so :func:`.chunking.diff_chunks` says which chunks are
+new, which are gone and which are unchanged (their metadata, such as offsets, is refreshed
+without re-embedding).
+
+Example:
+    >>> from pathlib import Path
+    >>> _ = Path("kb").mkdir(), Path("kb/a.txt").write_text("The Moon orbits Earth. Mars is red.")
+    >>> report = Index.build("kb", "store")
+    >>> report.added, report.total
+    (1, 1)
+    >>> retriever = open_retriever("store", mode="hybrid", k=1)
+    >>> retriever.invoke("red planet")[0].metadata["source"].endswith("a.txt")
+    True
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Literal
+
+from langchain_core.documents import Document
+from langchain_core.embeddings import Embeddings
+from langchain_core.retrievers import BaseRetriever
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from localchain.errors import EmptyCorpusError, IndexFormatError
+from localchain.retrievers.bm25 import BM25Retriever
+from localchain.retrievers.chunker_spec import ChunkerSpec
+from localchain.retrievers.chunking import Chunker, SentenceWindowChunker, diff_chunks
+from localchain.retrievers.dense import DenseRetriever, default_threshold
+from localchain.retrievers.embeddings import default_embeddings, embedding_identity
+from localchain.retrievers.faiss_io import load_faiss_store, save_faiss_store, write_atomic
+from localchain.retrievers.faiss_store import FaissSettings, FaissStore
+from localchain.retrievers.hybrid import HybridRetriever
+from localchain.retrievers.loaders import SkippedFile, load_documents
+
+__all__ = ["Index", "IndexReport", "Mode", "StoreManifest", "open_retriever"]
+
+Mode = Literal["dense", "bm25", "hybrid", "rerank"]
+FORMAT = "localchain.store"
+VERSION = 1
+MANIFEST = "manifest.json"
+# Compact an HNSW graph when deleted nodes pass this share of the live ones.
+_COMPACT_SHARE = 0.2
+
+
+class EmbeddingInfo(BaseModel):
+    """The embedding model a store was built with."""
+
+    name: str
+    dimension: int
+
+
+class StoreManifest(BaseModel):
+    """``manifest.json``: what a store holds and how it was built."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    format: Literal["localchain.store"] = FORMAT
+    version: int = VERSION
+    embedding: EmbeddingInfo
+    chunker: ChunkerSpec
+    faiss: FaissSettings
+    generation: int = 0
+    """Number of the ``gen-NNNNNN`` folder holding the current data."""
+    roots: list[str] = Field(default_factory=list)
+    """Files and folders indexed into the store (absolute paths)."""
+    chunks: int = 0
+    sources: int = 0
+    created_at: str = ""
+    updated_at: str = ""
+
+
+class IndexReport(BaseModel):
+    """What one build or update did."""
+
+    store: str
+    path: str
+    added: int = 0
+    """Chunks embedded and indexed (new or changed text)."""
+    removed: int = 0
+    """Chunks dropped (deleted files, or changed text)."""
+    unchanged: int = 0
+    """Chunks kept without re-embedding."""
+    total: int = 0
+    """Chunks in the store afterwards."""
+    skipped: list[SkippedFile] = Field(default_factory=list)
+    """Files the loader could not read (binary, no text, ...)."""
+
+
+class Index:
+    """A store folder opened for searching and updating.
+
+    Example:
+        >>> from pathlib import Path
+        >>> _ = Path("notes").mkdir(), Path("notes/n.md").write_text("# Cats\\n\\nCats purr.")
+        >>> _ = Index.build("notes", "notes.store")
+        >>> index = Index.open("notes.store")
+        >>> _ = Path("notes/n.md").write_text("# Cats\\n\\nCats purr loudly.")
+        >>> report = index.update("notes")
+        >>> report.added, report.removed
+        (1, 1)
+        >>> index.search("what do cats do", mode="bm25", k=1)[0].page_content
+        'Cats purr loudly.'
+    """
+
+    def __init__(
+        self,
+        folder: Path,
+        manifest: StoreManifest,
+        dense: FaissStore,
+        bm25: BM25Retriever,
+        embeddings: Embeddings,
+    ) -> None:
+        self.folder = folder
+        self.manifest = manifest
+        self.dense = dense
+        self.bm25 = bm25
+        self.embeddings = embeddings
+        self.chunker: Chunker = manifest.chunker.build(embeddings)
+
+    # --- create / open ---------------------------------------------------------------
+
+    @classmethod
+    def create(
+        cls,
+        store_dir: str | Path,
+        *,
+        embeddings: Embeddings | None = None,
+        chunker: Chunker | None = None,
+        faiss: FaissSettings | None = None,
+    ) -> Index:
+        """An empty store in a new (or empty) folder; fill it with :meth:`update`."""
+        folder = Path(store_dir)
+        if (folder / MANIFEST).exists():
+            raise FileExistsError(f"{folder} already holds a store; use Index.open() to update")
+        if folder.exists() and any(folder.iterdir()):
+            raise FileExistsError(f"{folder} is not empty; choose a new folder for the store")
+        emb = embeddings or default_embeddings()
+        name, dimension = embedding_identity(emb)
+        spec = ChunkerSpec.of(chunker or SentenceWindowChunker(size=3, overlap=1))
+        now = _now()
+        manifest = StoreManifest(
+            embedding=EmbeddingInfo(name=name, dimension=dimension),
+            chunker=spec,
+            faiss=faiss or FaissSettings(kind="auto"),
+            created_at=now,
+            updated_at=now,
+        )
+        dense = FaissStore(emb, manifest.faiss, model_name=name, dimension=dimension)
+        return cls(folder.resolve(), manifest, dense, BM25Retriever(allow_empty=True), emb)
+
+    @classmethod
+    def build(
+        cls,
+        path: str | Path,
+        store_dir: str | Path,
+        *,
+        embeddings: Embeddings | None = None,
+        chunker: Chunker | None = None,
+        faiss: FaissSettings | None = None,
+        progress: bool | None = None,
+        **load_options: Any,
+    ) -> IndexReport:
+        """Index a file or folder into a new store folder.
+
+        Raises:
+            EmptyCorpusError: nothing could be loaded from ``path``.
+            FileExistsError: ``store_dir`` already holds something.
+        """
+        index = cls.create(store_dir, embeddings=embeddings, chunker=chunker, faiss=faiss)
+        return index.update(path, progress=progress, **load_options)
+
+    @classmethod
+    def open(cls, store_dir: str | Path, *, embeddings: Embeddings | None = None) -> Index:
+        """Open a store; ``embeddings`` default to the bundled MiniLM.
+
+        Raises:
+            IndexFormatError: not a store, another format version, or damaged files.
+            EmbeddingMismatchError: ``embeddings`` are not the model the store was built with.
+        """
+        folder = Path(store_dir).resolve()
+        manifest = _read_manifest(folder)
+        emb = embeddings or default_embeddings()
+        data = folder / _generation(manifest.generation)
+        dense = load_faiss_store(data / "dense", emb)
+        bm25 = BM25Retriever.load(data / "bm25.json")
+        return cls(folder, manifest, dense, bm25, emb)
+
+    # --- update ----------------------------------------------------------------------
+
+    def update(
+        self, path: str | Path, *, progress: bool | None = None, **load_options: Any
+    ) -> IndexReport:
+        """Bring the store up to date with ``path`` (a file or folder) and save it.
+
+        Chunks of files under ``path`` that are gone or changed are removed, new text is
+        embedded, the rest is kept. Other roots indexed into the same store are untouched.
+        """
+        root = Path(path).resolve()
+        report = IndexReport(store=str(self.folder), path=str(root))
+        try:
+            loaded = load_documents(root, progress=progress, **load_options)
+            documents, report.skipped = loaded.documents, loaded.skipped
+        except EmptyCorpusError:
+            # A folder whose files were all deleted empties its part of a store; a new store
+            # with nothing to index is a mistake worth reporting.
+            if not len(self.bm25):
+                raise
+            documents = []
+        chunks = self.chunker.split_documents(documents)
+        known = {d.id: d.metadata for d in self.bm25.documents}
+        in_scope = [i for i, meta in known.items() if _under(meta.get("source"), root)]
+        diff = diff_chunks(in_scope, chunks)
+        # Unchanged text whose position (offsets, page) moved: new metadata, same vector.
+        moved = [c for c in diff.unchanged if known.get(c.id) != c.metadata]
+        report.added, report.removed = len(diff.added), len(diff.removed)
+        report.unchanged = len(diff.unchanged)
+        if not (diff.added or diff.removed or moved) and str(root) in self.manifest.roots:
+            report.total = len(self.bm25)
+            return report  # nothing changed: no new generation
+        self.dense.delete(diff.removed)
+        self.bm25.delete(diff.removed)
+        if diff.added:
+            vectors = embed_with_progress(self.embeddings, diff.added, progress)
+            self.dense.add_embeddings(diff.added, vectors)
+        self.dense.update_metadata(moved)
+        self.bm25.add_documents([*diff.added, *moved])
+        if self.dense.tombstones > _COMPACT_SHARE * max(len(self.dense), 1):
+            self.dense.compact()
+        if str(root) not in self.manifest.roots:
+            self.manifest.roots.append(str(root))
+        self.save()
+        report.total = len(self.bm25)
+        return report
+
+    def save(self) -> None:
+        """Write a new generation, point the manifest at it, remove the old one."""
+        old = self.manifest.generation
+        new = old + 1
+        data = self.folder / _generation(new)
+        if data.exists():  # left by a crashed update; never referenced by the manifest
+            shutil.rmtree(data)
+        save_faiss_store(self.dense, data / "dense")
+        self.bm25.save(data / "bm25.json")
+        docs = self.bm25.documents
+        manifest = self.manifest.model_copy(
+            update={
+                "generation": new,
+                "chunks": len(docs),
+                "sources": len({d.metadata.get("source") for d in docs}),
+                "updated_at": _now(),
+            }
+        )
+        write_atomic(self.folder / MANIFEST, manifest.model_dump_json(indent=2).encode("utf-8"))
+        self.manifest = manifest
+        shutil.rmtree(self.folder / _generation(old), ignore_errors=True)
+
+    # --- search ----------------------------------------------------------------------
+
+    def retriever(
+        self,
+        mode: Mode = "hybrid",
+        *,
+        k: int = 5,
+        threshold: float | Literal["auto"] | None = "auto",
+        reranker: Any = "llm",
+        shortlist_k: int = 20,
+    ) -> BaseRetriever:
+        """A LangChain retriever over this store (see :func:`open_retriever`)."""
+        if k < 1:
+            raise ValueError(f"k must be at least 1, got {k}")
+        cut = (
+            default_threshold(self.dense.model_name, self.dense.settings.metric)
+            if threshold == "auto"
+            else threshold
+        )
+        dense = DenseRetriever(store=self.dense, k=k, score_threshold=cut)
+        # A copy shares the immutable BM25 snapshot; only its k differs.
+        bm25 = self.bm25.model_copy(update={"k": k})
+        if mode == "dense":
+            return dense
+        if mode == "bm25":
+            return bm25
+        hybrid = HybridRetriever(retrievers={"dense": dense, "bm25": bm25}, k=k)
+        if mode == "hybrid":
+            return hybrid
+        if mode == "rerank":
+            from localchain.retrievers.rerank import RerankRetriever, resolve_reranker
+
+            return RerankRetriever(
+                base=hybrid.model_copy(update={"k": shortlist_k}),
+                reranker=resolve_reranker(reranker),
+                shortlist_k=shortlist_k,
+                k=k,
+            )
+        raise ValueError(f"mode must be dense, bm25, hybrid or rerank, not {mode!r}")
+
+    def search(self, query: str, mode: Mode = "hybrid", **options: Any) -> list[Document]:
+        """Search the store: ``retriever(mode, **options).invoke(query)``."""
+        return self.retriever(mode, **options).invoke(query)
+
+
+def open_retriever(
+    store_dir: str | Path,
+    mode: Mode = "hybrid",
+    *,
+    k: int = 5,
+    threshold: float | Literal["auto"] | None = "auto",
+    embeddings: Embeddings | None = None,
+    reranker: Any = "llm",
+    shortlist_k: int = 20,
+) -> BaseRetriever:
+    """Open a store folder as a LangChain retriever.
+
+    Args:
+        store_dir: a folder written by :meth:`Index.build` or ``localchain index``.
+        mode: ``dense`` (FAISS), ``bm25`` (keywords), ``hybrid`` (RRF of both) or
+            ``rerank`` (hybrid shortlist of ``shortlist_k``, reordered by ``reranker``).
+        k: hits returned.
+        threshold: dense relevance cut-off (cosine). ``"auto"`` uses the value measured for
+            the store's embedding model (0.27 for all-MiniLM-L6-v2; none for unknown
+            models), a number sets it, ``None`` turns it off. BM25 returns only documents
+            sharing a word with the query. With both on, a query the corpus cannot answer
+            ("What is the mass of the moon?" over the Interstellar text) returns ``[]``.
+        embeddings: the store's embedding model (default: the bundled MiniLM).
+        reranker: for ``rerank``: ``"llm"`` (the embedded GGUF model), ``"cohere"``,
+            ``"cross-encoder:PATH"``, or a :class:`~.rerank.Reranker`.
+
+    Example:
+        >>> from pathlib import Path
+        >>> _ = Path("films").mkdir(), Path("films/f.txt").write_text("Interstellar grossed $677 million.")
+        >>> _ = Index.build("films", "films.store")
+        >>> open_retriever("films.store", mode="dense").invoke("What is the mass of the moon?")
+        []
+    """
+    index = Index.open(store_dir, embeddings=embeddings)
+    return index.retriever(
+        mode, k=k, threshold=threshold, reranker=reranker, shortlist_k=shortlist_k
+    )
+
+
+def embed_with_progress(
+    embeddings: Embeddings, documents: Sequence[Document], progress: bool | None
+) -> list[list[float]]:
+    """Embed documents in batches, with a progress bar on stderr (``None``: for 100+ chunks
+    on a terminal)."""
+    texts = [d.page_content for d in documents]
+    batch = 64
+    show = progress if progress is not None else (len(texts) >= 100 and sys.stderr.isatty())
+    if not show:
+        return embeddings.embed_documents(texts)
+    from rich.console import Console
+    from rich.progress import Progress
+
+    vectors: list[list[float]] = []
+    with Progress(console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("Embedding chunks", total=len(texts))
+        for start in range(0, len(texts), batch):
+            vectors.extend(embeddings.embed_documents(texts[start : start + batch]))
+            bar.advance(task, min(batch, len(texts) - start))
+    return vectors
+
+
+def _read_manifest(folder: Path) -> StoreManifest:
+    file = folder / MANIFEST
+    if not file.is_file():
+        reason = "no such folder" if not folder.exists() else f"no {MANIFEST} in it"
+        raise IndexFormatError(
+            str(folder), f"{reason}; build one with `localchain index PATH --store {folder}`"
+        )
+    try:
+        raw = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise IndexFormatError(str(folder), f"{MANIFEST} is not JSON ({err})") from err
+    if not isinstance(raw, dict) or raw.get("format") != FORMAT:
+        raise IndexFormatError(str(folder), f"{MANIFEST} is not a {FORMAT} manifest")
+    if raw.get("version") != VERSION:
+        raise IndexFormatError(
+            str(folder), f"store format version {raw.get('version')!r}, expected {VERSION}"
+        )
+    try:
+        return StoreManifest.model_validate(raw)
+    except ValidationError as err:
+        raise IndexFormatError(str(folder), f"malformed {MANIFEST} ({err})") from err
+
+
+def _generation(number: int) -> str:
+    return f"gen-{number:06d}"
+
+
+def _under(source: Any, root: Path) -> bool:
+    if not isinstance(source, str):
+        return False
+    path = Path(source)
+    return path == root or root in path.parents
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
