@@ -30,7 +30,7 @@ __all__ = [
     "EmptyQueryError",
     "IndexFormatError",
     "EmbeddingMismatchError",
-    "RerankError",
+    "BackendResponseError",
     "JudgmentsFormatError",
     "CalculatorError",
 ]
@@ -216,13 +216,16 @@ class EmbeddingMismatchError(LocalchainError, ValueError):
         )
 
 
-class RerankError(LocalchainError):
-    """A reranker could not score the documents (service error, bad response, timeout)."""
+class BackendResponseError(LocalchainError, ValueError):
+    """A model or service answered, but with something unusable (an API error, a response
+    of the wrong shape, a judgment outside its grammar)."""
 
-    def __init__(self, reranker: str, reason: str) -> None:
-        self.reranker = reranker
+    def __init__(self, service: str, reason: str, *, status: int | None = None) -> None:
+        self.service = service
         self.reason = reason
-        super().__init__(f"{reranker} failed: {reason}")
+        self.status = status
+        code = f" (HTTP {status})" if status is not None else ""
+        super().__init__(f"{service} failed{code}: {reason}")
 
 
 class JudgmentsFormatError(LocalchainError, ValueError):

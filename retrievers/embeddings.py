@@ -12,7 +12,7 @@ it). For a query that changes what is searched for, so it is not silent: an
 ``metadata["query_truncated"] = True``. Chunks longer than the window are counted and
 reported in one warning per call; chunk with ``TokenChunker(tokenizer=...)`` to avoid them.
 
-Other embeddings (:mod:`.cohere`, :mod:`.llamacpp_embeddings`, or any LangChain
+Other embeddings (:mod:`.cohere_api`, :mod:`.llamacpp_embeddings`, or any LangChain
 ``Embeddings``) plug into the same stores; :func:`embedding_identity` gives the name and
 dimension a store records, so a store is never searched with another model's vectors.
 
@@ -151,8 +151,19 @@ class SentenceTransformerEmbeddings(BaseModel, Embeddings):
                 raise MissingDependencyError("local embeddings", "sentence-transformers") from err
             if self.threads:
                 torch.set_num_threads(self.threads)
-            # local_files_only: a folder that lacks a file must fail here, never try a hub.
-            self._model = SentenceTransformer(str(path), device=self.device, local_files_only=True)
+            # transformers draws a "Loading weights" bar on stderr; keep it out of CLI output.
+            from transformers.utils import logging as hf_logging
+
+            bars = hf_logging.is_progress_bar_enabled()
+            hf_logging.disable_progress_bar()
+            try:
+                # local_files_only: a folder missing a file must fail here, never try a hub.
+                self._model = SentenceTransformer(
+                    str(path), device=self.device, local_files_only=True
+                )
+            finally:
+                if bars:
+                    hf_logging.enable_progress_bar()
 
     def count_tokens(self, text: str) -> int:
         """Word pieces in ``text`` without the special tokens the model adds."""

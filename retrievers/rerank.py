@@ -11,7 +11,7 @@ Rerankers here:
   (a folder or a loaded model); nothing is downloaded.
 * :class:`~.llm_rerank.LLMReranker` - the local GGUF chat model judges each pair under a
   grammar (offline; slow: one model call per document).
-* :class:`~.cohere.CohereReranker` - Cohere's Rerank API (optional ``cohere`` package).
+* :class:`~.cohere_api.CohereReranker` - Cohere's Rerank API (optional ``cohere`` package).
 
 Hit metadata: ``score`` (the reranker's), ``rank``, and ``retrieval_score`` /
 ``retrieval_rank`` from the base retriever.
@@ -188,7 +188,7 @@ def resolve_reranker(spec: Any) -> Reranker:
 
         return LLMReranker()
     if spec == "cohere":
-        from localchain.retrievers.cohere import CohereReranker
+        from localchain.retrievers.cohere_api import CohereReranker
 
         return CohereReranker()
     if isinstance(spec, str) and spec.startswith("cross-encoder:"):

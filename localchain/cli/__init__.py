@@ -12,7 +12,9 @@ import typer
 from localchain.cli.ask import ask
 from localchain.cli.chat import chat
 from localchain.cli.config import config
+from localchain.cli.index import index
 from localchain.cli.model_info import models
+from localchain.cli.retrieve import retrieve
 from localchain.errors import LocalchainError
 
 __all__ = ["app", "main"]
@@ -28,6 +30,8 @@ app.command()(ask)
 app.command()(chat)
 app.command()(models)
 app.command()(config)
+app.command()(index)
+app.command()(retrieve)
 
 
 def main(argv: list[str] | None = None) -> int:

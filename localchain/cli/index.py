@@ -1,0 +1,149 @@
+"""`localchain index PATH --store DIR`: build or update a search index of a file or folder.
+
+A new DIR gets a new store; a DIR holding a store is brought up to date with PATH (only
+changed text is embedded again; chunks of deleted or changed files are removed).
+"""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from localchain.cli.options import JsonOpt, print_json
+from localchain.retrievers.chunking import (
+    Chunker,
+    ParagraphChunker,
+    SentenceChunker,
+    SentenceWindowChunker,
+    SeparatorChunker,
+    TokenChunker,
+)
+from localchain.retrievers.faiss_store import FaissSettings
+from localchain.retrievers.loaders import SkippedFilesWarning
+from localchain.retrievers.store import MANIFEST, Index, IndexReport
+
+__all__ = ["index"]
+
+
+class ChunkerChoice(str, Enum):
+    window = "window"
+    sentence = "sentence"
+    paragraph = "paragraph"
+    separator = "separator"
+    tokens = "tokens"
+
+
+class IndexKind(str, Enum):
+    auto = "auto"
+    flat = "flat"
+    hnsw = "hnsw"
+    ivf = "ivf"
+
+
+class Metric(str, Enum):
+    cosine = "cosine"
+    l2 = "l2"
+
+
+def make_chunker(
+    kind: ChunkerChoice, *, size: int, overlap: int, separator: str, tokens: int, title: bool
+) -> Chunker:
+    """The chunker the command-line options describe."""
+    if kind is ChunkerChoice.window:
+        return SentenceWindowChunker(size=size, overlap=overlap, prepend_title=title)
+    if kind is ChunkerChoice.sentence:
+        return SentenceChunker(prepend_title=title)
+    if kind is ChunkerChoice.paragraph:
+        return ParagraphChunker(prepend_title=title)
+    if kind is ChunkerChoice.separator:
+        return SeparatorChunker(separator, prepend_title=title)
+    return TokenChunker(chunk_size=tokens, chunk_overlap=min(overlap, tokens - 1),
+                        prepend_title=title)
+
+
+def index(
+    path: Annotated[Path, typer.Argument(help="File or folder to index.")],
+    store: Annotated[Path, typer.Option("--store", help="Store folder (created, or updated).")],
+    chunker: Annotated[
+        ChunkerChoice | None,
+        typer.Option("--chunker", help="How to split text (new stores; default window)."),
+    ] = None,
+    size: Annotated[int, typer.Option("--size", min=1, help="Sentences per window.")] = 3,
+    overlap: Annotated[
+        int, typer.Option("--overlap", min=0, help="Sentences (or tokens) windows share.")
+    ] = 1,
+    separator: Annotated[str, typer.Option("--separator", help="For --chunker separator.")] = ".",
+    tokens: Annotated[int, typer.Option("--tokens", min=2, help="For --chunker tokens.")] = 200,
+    title: Annotated[
+        bool, typer.Option("--title/--no-title", help="Start every chunk with its file's title.")
+    ] = False,
+    glob: Annotated[
+        list[str] | None, typer.Option("--glob", help="File pattern(s) in a folder (**/*).")
+    ] = None,
+    exclude: Annotated[
+        list[str] | None, typer.Option("--exclude", help="Pattern(s) of files to leave out.")
+    ] = None,
+    kind: Annotated[IndexKind, typer.Option("--index", help="FAISS index kind.")] = IndexKind.auto,
+    metric: Annotated[Metric, typer.Option("--metric", help="Vector similarity.")] = Metric.cosine,
+    progress: Annotated[
+        bool | None,
+        typer.Option("--progress/--no-progress", help="Progress bars (default: on a terminal)."),
+    ] = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """Index a file or folder for `localchain retrieve` (dense + BM25, in one folder)."""
+    load_options: dict[str, Any] = {}
+    if glob:
+        load_options["glob"] = glob
+    if exclude:
+        load_options["exclude"] = exclude
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", SkippedFilesWarning)
+        if (store / MANIFEST).exists():
+            opened = Index.open(store)
+            if chunker is not None:
+                wanted = make_chunker(chunker, size=size, overlap=overlap, separator=separator,
+                                      tokens=tokens, title=title)
+                if type(wanted) is not type(opened.chunker) or wanted != opened.chunker:
+                    raise typer.BadParameter(
+                        f"{store} chunks with {opened.manifest.chunker.kind} "
+                        f"{opened.manifest.chunker.settings}; index into a new --store to "
+                        "change how text is split",
+                        param_hint="--chunker",
+                    )
+            report = opened.update(path, progress=progress, **load_options)
+        else:
+            report = Index.build(
+                path,
+                store,
+                chunker=make_chunker(
+                    chunker or ChunkerChoice.window, size=size, overlap=overlap,
+                    separator=separator, tokens=tokens, title=title,
+                ),
+                faiss=FaissSettings(kind=kind.value, metric=metric.value),
+                progress=progress,
+                **load_options,
+            )
+    for warning in caught:
+        if not issubclass(warning.category, SkippedFilesWarning):
+            print(f"warning: {warning.message}", file=sys.stderr)
+    _report(report, json_output)
+
+
+def _report(report: IndexReport, json_output: bool) -> None:
+    if report.skipped:
+        print(f"skipped {len(report.skipped)} file(s):", file=sys.stderr)
+        for skipped in report.skipped:
+            print(f"  {skipped.path}: {skipped.reason}", file=sys.stderr)
+    if json_output:
+        print_json(report.model_dump())
+        return
+    print(
+        f"indexed {report.path} into {report.store}: {report.added} added, "
+        f"{report.removed} removed, {report.unchanged} unchanged; {report.total} chunks"
+    )
