@@ -35,6 +35,7 @@ import hashlib
 import json
 import os
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -228,6 +229,18 @@ def to_langchain(store: FaissStore) -> Any:
     if len(numbers):
         flat.add(matrix)
     docs = store.get_by_ids([store._docs[n].id for n in numbers])  # type: ignore[misc]
+    with warnings.catch_warnings():
+        # LangChain warns that normalize_L2 "is not applicable" to inner product, yet it does
+        # normalize queries with it - which is what makes inner product the cosine here.
+        warnings.filterwarnings("ignore", "Normalizing L2 is not applicable")
+        return _langchain_faiss(FAISS, InMemoryDocstore, DistanceStrategy, store, flat, docs)
+
+
+def _langchain_faiss(
+    FAISS: Any, InMemoryDocstore: Any, DistanceStrategy: Any, store: FaissStore, flat: Any,
+    docs: list[Document],
+) -> Any:
+    cosine = store.settings.metric == "cosine"
     return FAISS(
         embedding_function=store.embeddings,
         index=flat,

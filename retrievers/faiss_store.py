@@ -2,8 +2,8 @@
 
 :class:`FaissStore` is a LangChain ``VectorStore``. Vectors live in a FAISS index wrapped in
 ``IndexIDMap2``, so every chunk keeps one integer id for its life: adding and deleting
-never rebuilds the index (HNSW cannot remove vectors, so its deletions are tombstones that
-searches skip and :meth:`FaissStore.compact` clears).
+never rebuilds the index (with HNSW and IVF, deletions are tombstones that searches skip
+and :meth:`FaissStore.compact` clears; :class:`~.store.Index` compacts past 20%).
 
 Index kinds (:class:`FaissSettings`): ``"flat"`` (exact; the default), ``"hnsw"`` (graph,
 approximate, fast on large corpora), ``"ivf"`` (inverted lists, trained on the first
@@ -397,6 +397,8 @@ class FaissStore(VectorStore):
             inner = faiss.IndexIVFFlat(quantizer, self.dimension, nlist, metric)
             inner.train(first_batch)
             inner.nprobe = s.nprobe
+            # IndexIDMap2 reads vectors back by position (compact(), to_langchain()).
+            inner.set_direct_map_type(faiss.DirectMap.Array)
         elif s.metric == "cosine":
             inner = faiss.IndexFlatIP(self.dimension)
         else:
@@ -411,8 +413,10 @@ class FaissStore(VectorStore):
         for number in numbers:
             doc = self._docs.pop(number)
             self._ids.pop(doc.id, None)  # type: ignore[arg-type]
-        if self.kind == "hnsw":
-            # HNSW graphs cannot drop nodes: searches skip tombstones until compact().
+        if self.kind in ("hnsw", "ivf"):
+            # HNSW graphs cannot drop nodes, and IndexIDMap2's removal assumes the inner index
+            # shifts its storage, which IVF lists do not: both keep tombstones that searches
+            # skip until compact().
             self._deleted.update(numbers)
         else:
             self.index.remove_ids(np.asarray(numbers, dtype="int64"))
@@ -439,7 +443,7 @@ class FaissStore(VectorStore):
 
     @property
     def tombstones(self) -> int:
-        """Deleted vectors still in an HNSW graph (0 for flat and IVF)."""
+        """Deleted vectors still in an HNSW graph or IVF lists (always 0 for flat)."""
         return len(self._deleted)
 
     def save(self, folder: str | Path) -> Path:

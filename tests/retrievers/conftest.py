@@ -70,3 +70,34 @@ def make_pdf() -> Callable[..., Path]:
 @pytest.fixture(scope="session")
 def interstellar_text() -> str:
     return INTERSTELLAR.read_text(encoding="utf-8")
+
+
+# --- dense / hybrid / rerank fixtures: the real bundled MiniLM, loaded once per session ---
+
+BOOK_QUERY = "how precise was the science"
+MOON_QUERY = "What is the mass of the moon?"
+
+
+@pytest.fixture(scope="session")
+def minilm():  # type: ignore[no-untyped-def]
+    from localchain.retrievers.embeddings import default_embeddings
+
+    embeddings = default_embeddings()
+    embeddings.warm_up()
+    return embeddings
+
+
+@pytest.fixture(scope="session")
+def book_chunks():  # type: ignore[no-untyped-def]
+    """The book's 15 Interstellar chunks (split on '.'), with loader metadata and ids."""
+    from localchain.retrievers.chunking import SeparatorChunker
+    from localchain.retrievers.loaders import load_documents
+
+    return SeparatorChunker(".").split_documents(load_documents(INTERSTELLAR).documents)
+
+
+@pytest.fixture(scope="session")
+def book_store(minilm, book_chunks):  # type: ignore[no-untyped-def]
+    from localchain.retrievers.faiss_store import FaissStore
+
+    return FaissStore.from_documents(book_chunks, minilm)
