@@ -18,8 +18,6 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel
-
 from localchain.retrievers.chunking import (
     Chunker,
     ParagraphChunker,
@@ -28,6 +26,7 @@ from localchain.retrievers.chunking import (
     SeparatorChunker,
     TokenChunker,
 )
+from pydantic import BaseModel
 
 __all__ = ["CHUNKERS", "ChunkerKind", "ChunkerSpec"]
 

@@ -35,6 +35,7 @@ from typing import Any, Literal
 
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
+from localchain.retrievers.rerank import Reranker
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from localchain.errors import (
@@ -44,7 +45,6 @@ from localchain.errors import (
     EmptyQueryError,
     MissingDependencyError,
 )
-from localchain.retrievers.rerank import Reranker
 
 __all__ = ["COHERE_DIMENSIONS", "CohereEmbeddings", "CohereReranker"]
 
@@ -101,7 +101,7 @@ class _CohereClient(BaseModel):
             response = getattr(self._api(), method)(**request)
         except (MissingDependencyError, ConfigError):
             raise
-        except Exception as err:  # noqa: BLE001 - the SDK raises many types; map them all
+        except Exception as err:
             status = getattr(err, "status_code", None)
             if isinstance(status, int):
                 body = getattr(err, "body", None)

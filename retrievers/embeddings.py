@@ -26,12 +26,14 @@ Example:
 from __future__ import annotations
 
 import importlib.util
+import sys
 import threading
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
@@ -43,6 +45,7 @@ __all__ = [
     "SentenceTransformerEmbeddings",
     "bundled_minilm_path",
     "default_embeddings",
+    "embed_with_progress",
     "embedding_identity",
 ]
 
@@ -251,3 +254,25 @@ def embedding_identity(embeddings: Embeddings) -> tuple[str, int]:
     if not isinstance(dimension, int):
         dimension = len(embeddings.embed_query("dimension probe"))
     return name, dimension
+
+
+def embed_with_progress(
+    embeddings: Embeddings, documents: Sequence[Document], progress: bool | None
+) -> list[list[float]]:
+    """Embed documents in batches, with a progress bar on stderr (``None``: for 100+ chunks
+    on a terminal)."""
+    texts = [d.page_content for d in documents]
+    batch = 64
+    show = progress if progress is not None else (len(texts) >= 100 and sys.stderr.isatty())
+    if not show:
+        return embeddings.embed_documents(texts)
+    from rich.console import Console
+    from rich.progress import Progress
+
+    vectors: list[list[float]] = []
+    with Progress(console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("Embedding chunks", total=len(texts))
+        for start in range(0, len(texts), batch):
+            vectors.extend(embeddings.embed_documents(texts[start : start + batch]))
+            bar.advance(task, min(batch, len(texts) - start))
+    return vectors

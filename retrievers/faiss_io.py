@@ -43,10 +43,10 @@ import faiss
 import numpy as np
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
+from localchain.retrievers.faiss_store import FaissSettings, FaissStore
 from pydantic import ValidationError
 
 from localchain.errors import IndexFormatError
-from localchain.retrievers.faiss_store import FaissSettings, FaissStore
 
 __all__ = ["from_langchain", "load_faiss_store", "save_faiss_store", "to_langchain"]
 
@@ -196,7 +196,9 @@ def _read_index(source: Path, expected_sha256: str) -> Any:
         raise IndexFormatError(str(source), f"cannot read {INDEX_FILE} ({err})") from err
     # Verify before parsing: FAISS's reader is C++ and trusts its input.
     if _sha256(data) != expected_sha256:
-        raise IndexFormatError(str(source), f"{INDEX_FILE} checksum mismatch (the file was changed)")
+        raise IndexFormatError(
+            str(source), f"{INDEX_FILE} checksum mismatch (the file was changed)"
+        )
     try:
         index = faiss.deserialize_index(np.frombuffer(data, dtype="uint8"))
     except RuntimeError as err:
@@ -237,7 +239,11 @@ def to_langchain(store: FaissStore) -> Any:
 
 
 def _langchain_faiss(
-    FAISS: Any, InMemoryDocstore: Any, DistanceStrategy: Any, store: FaissStore, flat: Any,
+    FAISS: Any,
+    InMemoryDocstore: Any,
+    DistanceStrategy: Any,
+    store: FaissStore,
+    flat: Any,
     docs: list[Document],
 ) -> Any:
     cosine = store.settings.metric == "cosine"
@@ -282,7 +288,9 @@ def from_langchain(
     try:
         matrix = index.reconstruct_n(0, index.ntotal) if index.ntotal else np.zeros((0, index.d))
     except RuntimeError as err:
-        raise ValueError(f"the LangChain store's {type(index).__name__} cannot return its vectors") from err
+        raise ValueError(
+            f"the LangChain store's {type(index).__name__} cannot return its vectors"
+        ) from err
     matrix = np.asarray(matrix, dtype="float32")
     if metric == "cosine" and len(matrix) and not vectorstore._normalize_L2:
         norms = np.linalg.norm(matrix, axis=1)
@@ -293,7 +301,9 @@ def from_langchain(
         doc_id = vectorstore.index_to_docstore_id[position]
         doc = vectorstore.docstore.search(doc_id)
         if not isinstance(doc, Document):
-            raise ValueError(f"document {doc_id!r} is missing from the LangChain docstore")
+            raise ValueError(  # noqa: TRY004 - a missing document, not a wrong type
+                f"document {doc_id!r} is missing from the LangChain docstore"
+            )
         docs.append(Document(doc.page_content, metadata=dict(doc.metadata), id=str(doc_id)))
     base = settings or FaissSettings()
     store = FaissStore(

@@ -29,75 +29,28 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import faiss
 import numpy as np
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 from langchain_core.vectorstores import VectorStore
-from pydantic import BaseModel, ConfigDict, Field
-
-from localchain.errors import EmbeddingMismatchError, EmptyCorpusError
 from localchain.retrievers.chunking import chunk_id
 from localchain.retrievers.embeddings import embedding_identity
+from localchain.retrievers.faiss_index import (
+    FaissSettings,
+    MetadataFilter,
+    build_index,
+    matches_filter,
+    search_parameters,
+)
 
-__all__ = ["FaissSettings", "FaissStore", "MetadataFilter", "matches_filter"]
+from localchain.errors import EmbeddingMismatchError, EmptyCorpusError
 
-MetadataFilter = Mapping[str, Any] | Callable[[dict[str, Any]], bool]
-"""``{"key": value}`` (equal), ``{"key": [v1, v2]}`` (any of), several keys (all must
-hold), or a function of the metadata returning True to keep a document."""
-
-
-class FaissSettings(BaseModel):
-    """How the FAISS index is built and searched.
-
-    Example:
-        >>> FaissSettings(kind="hnsw", hnsw_m=16).metric
-        'cosine'
-    """
-
-    model_config = ConfigDict(frozen=True)
-
-    metric: Literal["cosine", "l2"] = "cosine"
-    """``cosine`` (inner product of normalized vectors) or ``l2`` (Euclidean distance)."""
-    kind: Literal["flat", "hnsw", "ivf", "auto"] = "flat"
-    """Index structure; ``auto`` is flat below ``large_corpus`` vectors, HNSW above."""
-    large_corpus: int = Field(default=50_000, ge=1)
-    """Where ``auto`` switches to HNSW (flat search of 50k x 384 floats takes ~10 ms)."""
-    hnsw_m: int = Field(default=32, ge=4)
-    """HNSW: neighbours per node (memory and recall grow with it)."""
-    ef_construction: int = Field(default=80, ge=8)
-    """HNSW: search breadth while building."""
-    ef_search: int = Field(default=64, ge=1)
-    """HNSW: search breadth per query (recall against speed)."""
-    ivf_nlist: int | None = Field(default=None, ge=1)
-    """IVF: number of lists; ``None`` picks 4 * sqrt(n) of the first batch."""
-    nprobe: int = Field(default=8, ge=1)
-    """IVF: lists visited per query."""
-
-
-def matches_filter(metadata: Mapping[str, Any], flt: MetadataFilter | None) -> bool:
-    """Whether a document's metadata passes a filter (see :data:`MetadataFilter`).
-
-    Example:
-        >>> matches_filter({"source": "/a.md", "page": 2}, {"page": [1, 2]})
-        True
-    """
-    if flt is None:
-        return True
-    if callable(flt):
-        return bool(flt(dict(metadata)))
-    for key, wanted in flt.items():
-        value = metadata.get(key)
-        if isinstance(wanted, (list, tuple, set, frozenset)):
-            if value not in wanted:
-                return False
-        elif value != wanted:
-            return False
-    return True
+__all__ = ["FaissSettings", "FaissStore", "MetadataFilter", "matches_filter"]  # re-exported
 
 
 class FaissStore(VectorStore):
@@ -296,7 +249,10 @@ class FaissStore(VectorStore):
         return self.search_by_vector(vector, k, filter)
 
     def similarity_search_by_vector(
-        self, embedding: list[float], k: int = 4, filter: MetadataFilter | None = None,
+        self,
+        embedding: list[float],
+        k: int = 4,
+        filter: MetadataFilter | None = None,
         **kwargs: Any,
     ) -> list[Document]:
         return [doc for doc, _ in self.search_by_vector(embedding, k, filter)]
@@ -367,45 +323,13 @@ class FaissStore(VectorStore):
         elif self._deleted:
             tombstones = faiss.IDSelectorBatch(np.asarray(sorted(self._deleted), dtype="int64"))
             selector = faiss.IDSelectorNot(tombstones)  # keeps a reference to tombstones
-        if self.kind == "hnsw":
-            return faiss.SearchParametersHNSW(sel=selector, efSearch=self.settings.ef_search)
-        if self.kind == "ivf":
-            return faiss.SearchParametersIVF(sel=selector, nprobe=self.settings.nprobe)
-        return faiss.SearchParameters(sel=selector) if selector is not None else None
+        return search_parameters(self.kind, self.settings, selector)
 
     # --- index structure -------------------------------------------------------------
 
     def _new_index(self, first_batch: np.ndarray) -> Any:
-        s = self.settings
-        kind = s.kind
-        if kind == "auto":
-            kind = "hnsw" if len(first_batch) >= s.large_corpus else "flat"
-        metric = faiss.METRIC_INNER_PRODUCT if s.metric == "cosine" else faiss.METRIC_L2
-        if kind == "hnsw":
-            inner = faiss.IndexHNSWFlat(self.dimension, s.hnsw_m, metric)
-            inner.hnsw.efConstruction = s.ef_construction
-            inner.hnsw.efSearch = s.ef_search
-        elif kind == "ivf":
-            n = len(first_batch)
-            nlist = s.ivf_nlist or max(1, int(4 * math.sqrt(n)))
-            nlist = max(1, min(nlist, n))  # k-means needs at least one vector per list
-            quantizer = (
-                faiss.IndexFlatIP(self.dimension)
-                if s.metric == "cosine"
-                else faiss.IndexFlatL2(self.dimension)
-            )
-            inner = faiss.IndexIVFFlat(quantizer, self.dimension, nlist, metric)
-            inner.train(first_batch)
-            inner.nprobe = s.nprobe
-            # IndexIDMap2 reads vectors back by position (compact(), to_langchain()).
-            inner.set_direct_map_type(faiss.DirectMap.Array)
-        elif s.metric == "cosine":
-            inner = faiss.IndexFlatIP(self.dimension)
-        else:
-            inner = faiss.IndexFlatL2(self.dimension)
-        self.kind = kind
-        # faiss's Python constructors keep references to the wrapped index and quantizer.
-        return faiss.IndexIDMap2(inner)
+        self.kind, index = build_index(self.settings, self.dimension, first_batch)
+        return index
 
     def _remove_ints(self, numbers: Sequence[int]) -> None:
         if not numbers:
@@ -453,9 +377,7 @@ class FaissStore(VectorStore):
         return save_faiss_store(self, folder)
 
     @classmethod
-    def load(
-        cls, folder: str | Path, embeddings: Embeddings, *, check: bool = True
-    ) -> FaissStore:
+    def load(cls, folder: str | Path, embeddings: Embeddings, *, check: bool = True) -> FaissStore:
         """Read a store written by :meth:`save`; ``embeddings`` must be the model it was
         built with (:class:`EmbeddingMismatchError` otherwise, unless ``check=False``)."""
         from localchain.retrievers.faiss_io import load_faiss_store

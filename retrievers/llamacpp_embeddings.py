@@ -29,10 +29,10 @@ from pathlib import Path
 from typing import Any
 
 from langchain_core.embeddings import Embeddings
+from localchain.retrievers.embeddings import EmbeddingTruncationWarning
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from localchain.errors import EmptyQueryError, ModelLoadError, ModelNotFoundError
-from localchain.retrievers.embeddings import EmbeddingTruncationWarning
 
 __all__ = ["LlamaCppEmbeddings"]
 

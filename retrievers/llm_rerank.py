@@ -28,12 +28,12 @@ from typing import Any, Literal
 
 from langchain_core.documents import Document
 from langchain_core.language_models import BaseChatModel
+from localchain.retrievers.rerank import Reranker
 from pydantic import Field, PrivateAttr
 
 from localchain.errors import BackendResponseError
-from localchain.retrievers.rerank import Reranker
 
-__all__ = ["LLMReranker", "YES_NO_GRAMMAR", "SCORE_GRAMMAR"]
+__all__ = ["SCORE_GRAMMAR", "YES_NO_GRAMMAR", "LLMReranker"]
 
 YES_NO_GRAMMAR = 'root ::= "yes" | "no"'
 SCORE_GRAMMAR = 'root ::= [0-9] | "10"'
@@ -101,7 +101,7 @@ class LLMReranker(Reranker):
             answer = self._judge.invoke(
                 self.prompt(query, passage), grammar=grammar, max_tokens=3, temperature=0
             )
-        except Exception as err:  # noqa: BLE001 - any backend failure becomes one typed error
+        except Exception as err:
             raise BackendResponseError("LLMReranker", f"{type(err).__name__}: {err}") from err
         text = str(answer.content).strip().lower()
         if self.method == "yesno":

@@ -34,13 +34,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from langchain_core.callbacks import Callbacks, CallbackManagerForRetrieverRun
+from langchain_core.callbacks import CallbackManagerForRetrieverRun, Callbacks
 from langchain_core.documents import BaseDocumentCompressor, Document
 from langchain_core.retrievers import BaseRetriever
+from localchain.retrievers.hybrid import invoke_with_k
 from pydantic import ConfigDict, Field, PrivateAttr
 
 from localchain.errors import EmptyQueryError, MissingDependencyError, ModelNotFoundError
-from localchain.retrievers.hybrid import invoke_with_k
 
 __all__ = ["CrossEncoderReranker", "RerankRetriever", "Reranker", "resolve_reranker"]
 
@@ -70,8 +70,10 @@ class Reranker(BaseDocumentCompressor, ABC):
             return []
         scores = self.score(query, documents)
         if len(scores) != len(documents):
-            raise ValueError(f"{type(self).__name__} returned {len(scores)} scores "
-                             f"for {len(documents)} documents")
+            raise ValueError(
+                f"{type(self).__name__} returned {len(scores)} scores "
+                f"for {len(documents)} documents"
+            )
         order = sorted(range(len(documents)), key=lambda i: (-scores[i], i))
         results = []
         for rank, i in enumerate(order[:top_k] if top_k else order, 1):
@@ -163,7 +165,9 @@ class CrossEncoderReranker(Reranker):
         try:
             from sentence_transformers import CrossEncoder
         except ImportError as err:
-            raise MissingDependencyError("cross-encoder reranking", "sentence-transformers") from err
+            raise MissingDependencyError(
+                "cross-encoder reranking", "sentence-transformers"
+            ) from err
         self._loaded = CrossEncoder(str(path), device="cpu", local_files_only=True)
 
     def score(self, query: str, documents: Sequence[Document]) -> list[float]:

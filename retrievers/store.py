@@ -31,27 +31,29 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
-from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 from langchain_core.retrievers import BaseRetriever
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-
-from localchain.errors import EmptyCorpusError, IndexFormatError
 from localchain.retrievers.bm25 import BM25Retriever
 from localchain.retrievers.chunker_spec import ChunkerSpec
 from localchain.retrievers.chunking import Chunker, SentenceWindowChunker, diff_chunks
 from localchain.retrievers.dense import DenseRetriever, default_threshold
-from localchain.retrievers.embeddings import default_embeddings, embedding_identity
+from localchain.retrievers.embeddings import (
+    default_embeddings,
+    embed_with_progress,
+    embedding_identity,
+)
 from localchain.retrievers.faiss_io import load_faiss_store, save_faiss_store, write_atomic
 from localchain.retrievers.faiss_store import FaissSettings, FaissStore
 from localchain.retrievers.hybrid import HybridRetriever
 from localchain.retrievers.loaders import SkippedFile, load_documents
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from localchain.errors import EmptyCorpusError, IndexFormatError
 
 __all__ = ["Index", "IndexReport", "Mode", "StoreManifest", "open_retriever"]
 
@@ -359,28 +361,6 @@ def open_retriever(
     )
 
 
-def embed_with_progress(
-    embeddings: Embeddings, documents: Sequence[Document], progress: bool | None
-) -> list[list[float]]:
-    """Embed documents in batches, with a progress bar on stderr (``None``: for 100+ chunks
-    on a terminal)."""
-    texts = [d.page_content for d in documents]
-    batch = 64
-    show = progress if progress is not None else (len(texts) >= 100 and sys.stderr.isatty())
-    if not show:
-        return embeddings.embed_documents(texts)
-    from rich.console import Console
-    from rich.progress import Progress
-
-    vectors: list[list[float]] = []
-    with Progress(console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task("Embedding chunks", total=len(texts))
-        for start in range(0, len(texts), batch):
-            vectors.extend(embeddings.embed_documents(texts[start : start + batch]))
-            bar.advance(task, min(batch, len(texts) - start))
-    return vectors
-
-
 def _read_manifest(folder: Path) -> StoreManifest:
     file = folder / MANIFEST
     if not file.is_file():
@@ -416,4 +396,4 @@ def _under(source: Any, root: Path) -> bool:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")

@@ -62,8 +62,9 @@ def make_chunker(
         return ParagraphChunker(prepend_title=title)
     if kind is ChunkerChoice.separator:
         return SeparatorChunker(separator, prepend_title=title)
-    return TokenChunker(chunk_size=tokens, chunk_overlap=min(overlap, tokens - 1),
-                        prepend_title=title)
+    return TokenChunker(
+        chunk_size=tokens, chunk_overlap=min(overlap, tokens - 1), prepend_title=title
+    )
 
 
 def index(
@@ -107,8 +108,14 @@ def index(
         if (store / MANIFEST).exists():
             opened = Index.open(store)
             if chunker is not None:
-                wanted = make_chunker(chunker, size=size, overlap=overlap, separator=separator,
-                                      tokens=tokens, title=title)
+                wanted = make_chunker(
+                    chunker,
+                    size=size,
+                    overlap=overlap,
+                    separator=separator,
+                    tokens=tokens,
+                    title=title,
+                )
                 if type(wanted) is not type(opened.chunker) or wanted != opened.chunker:
                     raise typer.BadParameter(
                         f"{store} chunks with {opened.manifest.chunker.kind} "
@@ -122,8 +129,12 @@ def index(
                 path,
                 store,
                 chunker=make_chunker(
-                    chunker or ChunkerChoice.window, size=size, overlap=overlap,
-                    separator=separator, tokens=tokens, title=title,
+                    chunker or ChunkerChoice.window,
+                    size=size,
+                    overlap=overlap,
+                    separator=separator,
+                    tokens=tokens,
+                    title=title,
                 ),
                 faiss=FaissSettings(kind=kind.value, metric=metric.value),
                 progress=progress,

@@ -78,7 +78,11 @@ def retrieve(
         settings = settings_from_options(model=model, n_ctx=n_ctx)
         judge = LLMReranker(llm=load_chat_model(settings=settings, temperature=0))
     retriever = Index.open(store).retriever(
-        mode.value, k=k, threshold=cut, reranker=judge, shortlist_k=shortlist  # type: ignore[arg-type]
+        mode.value,
+        k=k,
+        threshold=cut,
+        reranker=judge,
+        shortlist_k=shortlist,  # type: ignore[arg-type]
     )
     hits = retriever.invoke(query)
     if json_output:

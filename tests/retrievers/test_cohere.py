@@ -9,6 +9,9 @@ import types
 
 import pytest
 from langchain_core.documents import Document
+from localchain.retrievers.cohere_api import CohereEmbeddings, CohereReranker
+from localchain.retrievers.embeddings import embedding_identity
+from localchain.retrievers.faiss_store import FaissStore
 from pydantic import BaseModel, Field
 
 from localchain.errors import (
@@ -17,9 +20,6 @@ from localchain.errors import (
     ConfigError,
     MissingDependencyError,
 )
-from localchain.retrievers.cohere_api import CohereEmbeddings, CohereReranker
-from localchain.retrievers.embeddings import embedding_identity
-from localchain.retrievers.faiss_store import FaissStore
 
 # Shapes of Cohere's v2 /embed and /rerank answers (ids and vectors shortened).
 RECORDED_EMBED = json.loads("""{
@@ -78,8 +78,11 @@ def test_embed_documents_contract() -> None:
     method, request = client.requests[0]
     assert method == "embed"
     assert request == {
-        "texts": RECORDED_EMBED["texts"], "model": "embed-english-v3.0",
-        "input_type": "search_document", "embedding_types": ["float"], "truncate": "END",
+        "texts": RECORDED_EMBED["texts"],
+        "model": "embed-english-v3.0",
+        "input_type": "search_document",
+        "embedding_types": ["float"],
+        "truncate": "END",
     }
 
 
@@ -109,7 +112,9 @@ def test_sdk_response_objects_are_read_by_alias() -> None:
 
 
 def test_identity_and_store_use() -> None:
-    client = Recorder(embed=lambda r: {"embeddings": {"float": [[1.0, 0.0, 0.0]] * len(r["texts"])}})
+    client = Recorder(
+        embed=lambda r: {"embeddings": {"float": [[1.0, 0.0, 0.0]] * len(r["texts"])}}
+    )
     emb = CohereEmbeddings(client=client, model="embed-v9")  # unknown model: measured
     assert embedding_identity(emb) == ("cohere/embed-v9", 3)
     assert CohereEmbeddings(client=client).dimension == 1024  # known: no request
@@ -119,14 +124,19 @@ def test_identity_and_store_use() -> None:
 
 def test_rerank_contract_book_shortlist() -> None:
     client = Recorder(rerank=RECORDED_RERANK)
-    docs = [Document("Interstellar is a 2014 epic", id="epic"), Document("Kip Thorne", id="kip"),
-            Document("praise from many astronomers", id="astro")]
+    docs = [
+        Document("Interstellar is a 2014 epic", id="epic"),
+        Document("Kip Thorne", id="kip"),
+        Document("praise from many astronomers", id="astro"),
+    ]
     hits = CohereReranker(client=client).rerank("how precise was the science", docs)
     assert [h.id for h in hits] == ["astro", "epic", "kip"]
     assert hits[0].metadata["score"] == 0.17 and hits[0].metadata["retrieval_rank"] == 3
     assert client.requests[0][1] == {
-        "model": "rerank-v3.5", "query": "how precise was the science",
-        "documents": [d.page_content for d in docs], "top_n": 3,
+        "model": "rerank-v3.5",
+        "query": "how precise was the science",
+        "documents": [d.page_content for d in docs],
+        "top_n": 3,
     }
 
 
@@ -159,7 +169,8 @@ def test_malformed_embed_responses(response, match) -> None:
 
 
 @pytest.mark.parametrize(
-    "status, hint", [(401, "API key was refused"), (429, "rate limited"), (500, "answered with an error")]
+    "status, hint",
+    [(401, "API key was refused"), (429, "rate limited"), (500, "answered with an error")],
 )
 def test_http_errors_are_typed_with_a_hint(status: int, hint: str) -> None:
     error = HTTPError(status, {"message": "upstream says no"})

@@ -5,7 +5,6 @@ from __future__ import annotations
 import warnings
 
 import pytest
-
 from localchain.retrievers.dense import (
     MINILM_RELEVANCE_THRESHOLD,
     DenseRetriever,

@@ -8,8 +8,6 @@ import warnings
 
 import pytest
 from langchain_core.embeddings import Embeddings
-
-from localchain.errors import EmptyQueryError, ModelNotFoundError
 from localchain.retrievers.embeddings import (
     DEFAULT_EMBEDDING_MODEL,
     EmbeddingTruncationWarning,
@@ -17,6 +15,8 @@ from localchain.retrievers.embeddings import (
     default_embeddings,
     embedding_identity,
 )
+
+from localchain.errors import EmptyQueryError, ModelNotFoundError
 
 
 def test_construction_is_cheap_and_loading_lazy() -> None:

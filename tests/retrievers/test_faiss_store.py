@@ -11,8 +11,6 @@ import numpy as np
 import pytest
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
-
-from localchain.errors import EmbeddingMismatchError, EmptyCorpusError, IndexFormatError
 from localchain.retrievers.faiss_io import (
     from_langchain,
     load_faiss_store,
@@ -20,6 +18,8 @@ from localchain.retrievers.faiss_io import (
     to_langchain,
 )
 from localchain.retrievers.faiss_store import FaissSettings, FaissStore, matches_filter
+
+from localchain.errors import EmbeddingMismatchError, EmptyCorpusError, IndexFormatError
 
 BOOK_QUERY = "how precise was the science"
 
@@ -112,7 +112,10 @@ def test_add_replace_delete_without_rebuild(kind: str) -> None:
 
 
 def test_ids_are_stable_chunk_ids_when_missing(minilm) -> None:
-    docs = [Document("Same text.", metadata={"source": "/a"}), Document("Same text.", metadata={"source": "/a"})]
+    docs = [
+        Document("Same text.", metadata={"source": "/a"}),
+        Document("Same text.", metadata={"source": "/a"}),
+    ]
     store = FaissStore(minilm)
     ids = store.add_documents(docs)
     assert len(set(ids)) == 2 and store.add_documents(docs) == ids and len(store) == 2
@@ -135,9 +138,14 @@ def test_save_load_round_trip_gives_the_same_hits(book_store, tmp_path) -> None:
     assert sorted(p.name for p in folder.iterdir()) == ["docstore.json", "index.faiss"]
     docstore = json.loads((folder / "docstore.json").read_text())
     assert docstore["format"] == "localchain.faiss" and docstore["version"] == 1
-    assert docstore["embedding"] == {"name": "sentence-transformers/all-MiniLM-L6-v2", "dimension": 384}
+    assert docstore["embedding"] == {
+        "name": "sentence-transformers/all-MiniLM-L6-v2",
+        "dimension": 384,
+    }
     loaded = FaissStore.load(folder, book_store.embeddings)
-    before = [(d.id, round(s, 6)) for d, s in book_store.similarity_search_with_score(BOOK_QUERY, 5)]
+    before = [
+        (d.id, round(s, 6)) for d, s in book_store.similarity_search_with_score(BOOK_QUERY, 5)
+    ]
     after = [(d.id, round(s, 6)) for d, s in loaded.similarity_search_with_score(BOOK_QUERY, 5)]
     assert before == after
 
@@ -148,7 +156,9 @@ def test_hnsw_tombstones_survive_save_and_load(tmp_path) -> None:
     store.add_texts([f"t{i}" for i in range(10)], ids=[f"d{i}" for i in range(10)])
     store.delete(["d1"])
     loaded = load_faiss_store(save_faiss_store(store, tmp_path / "s"), emb)
-    assert loaded.tombstones == 1 and "d1" not in {d.id for d in loaded.similarity_search("t1", k=10)}
+    assert loaded.tombstones == 1 and "d1" not in {
+        d.id for d in loaded.similarity_search("t1", k=10)
+    }
 
 
 def _saved(tmp_path, minilm):
@@ -176,8 +186,11 @@ def test_tampered_index_file_is_refused_before_faiss_reads_it(tmp_path, minilm) 
 
 @pytest.mark.parametrize(
     "content, reason",
-    [("not json", "not JSON"), ('{"format": "other"}', "not a localchain.faiss"),
-     ('{"format": "localchain.faiss", "version": 99}', "version 99")],
+    [
+        ("not json", "not JSON"),
+        ('{"format": "other"}', "not a localchain.faiss"),
+        ('{"format": "localchain.faiss", "version": 99}', "version 99"),
+    ],
 )
 def test_foreign_docstores_are_refused(tmp_path, minilm, content: str, reason: str) -> None:
     (tmp_path / "docstore.json").write_text(content)

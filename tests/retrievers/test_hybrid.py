@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 from langchain_core.documents import Document
-
 from localchain.retrievers.bm25 import BM25Retriever
 from localchain.retrievers.dense import MINILM_RELEVANCE_THRESHOLD, DenseRetriever
 from localchain.retrievers.hybrid import HybridRetriever, reciprocal_rank_fusion
@@ -26,7 +25,9 @@ def test_plain_rrf_puts_kip_thorne_first(parts) -> None:
     fusion = hits[0].metadata["fusion"]
     assert fusion["dense"]["rank"] == 2 and fusion["bm25"]["rank"] == 2
     assert hits[0].metadata["score"] == pytest.approx(2 / 62)
-    assert round(fusion["bm25"]["score"], 3) == 1.373 and round(fusion["dense"]["score"], 3) == 0.333
+    assert (
+        round(fusion["bm25"]["score"], 3) == 1.373 and round(fusion["dense"]["score"], 3) == 0.333
+    )
     # The "2014 epic science fiction film" sentence: first in BM25, lower in dense.
     assert "2014 epic science fiction film" in hits[1].page_content
     assert "distance" not in hits[0].metadata
@@ -72,7 +73,7 @@ def test_larger_rank_constant_flattens_scores() -> None:
     docs = [Document(str(i), id=str(i)) for i in range(3)]
     sharp = reciprocal_rank_fusion({"a": docs}, rank_constant=1)
     flat = reciprocal_rank_fusion({"a": docs}, rank_constant=1000)
-    ratio = lambda hits: hits[0].metadata["score"] / hits[-1].metadata["score"]  # noqa: E731
+    ratio = lambda hits: hits[0].metadata["score"] / hits[-1].metadata["score"]
     assert ratio(sharp) > ratio(flat) > 1
 
 

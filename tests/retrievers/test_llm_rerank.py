@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import pytest
 from langchain_core.messages import AIMessage
-
-from localchain.errors import BackendResponseError
 from localchain.retrievers.bm25 import BM25Retriever
 from localchain.retrievers.dense import DenseRetriever
 from localchain.retrievers.hybrid import HybridRetriever
 from localchain.retrievers.llm_rerank import LLMReranker
 from localchain.retrievers.rerank import RerankRetriever
+
+from localchain.errors import BackendResponseError
 
 BOOK_QUERY = "how precise was the science"
 
@@ -43,9 +43,18 @@ def test_what_each_pipeline_returns_for_the_book_query(book_store, book_chunks, 
     hybrid = HybridRetriever(retrievers={"dense": dense, "bm25": bm25}, k=3)
     # Three documents keep the real-model part short: the hybrid top 3 holds all candidates.
     reranked = RerankRetriever(base=hybrid, reranker=judge, shortlist_k=3, k=3)
-    results = {name: r.invoke(BOOK_QUERY) for name, r in
-               {"bm25": bm25, "dense": dense, "hybrid": hybrid, "hybrid+llm": reranked}.items()}
-    report = {name: (_top(hits), round(hits[0].metadata["score"], 3)) for name, hits in results.items()}
+    results = {
+        name: r.invoke(BOOK_QUERY)
+        for name, r in {
+            "bm25": bm25,
+            "dense": dense,
+            "hybrid": hybrid,
+            "hybrid+llm": reranked,
+        }.items()
+    }
+    report = {
+        name: (_top(hits), round(hits[0].metadata["score"], 3)) for name, hits in results.items()
+    }
     print("\npipeline -> top 1 for", repr(BOOK_QUERY), report)
     assert report["bm25"] == ("2014 epic science fiction film", 1.789)
     assert report["dense"] == ("astronomers", 0.476)
@@ -100,8 +109,11 @@ def test_prompt_grammar_and_passage_cut(book_chunks) -> None:
 
 @pytest.mark.parametrize(
     "answer, method, match",
-    [("maybe", "yesno", "expected yes or no"), ("11", "score", "0-10"),
-     (RuntimeError("context full"), "yesno", "RuntimeError: context full")],
+    [
+        ("maybe", "yesno", "expected yes or no"),
+        ("11", "score", "0-10"),
+        (RuntimeError("context full"), "yesno", "RuntimeError: context full"),
+    ],
 )
 def test_judge_failures_are_typed(answer, method, match) -> None:
     with pytest.raises(BackendResponseError, match=match):

