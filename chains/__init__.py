@@ -1,4 +1,4 @@
-"""localchain.chains: prompt chains, sequential chains, the story chain and chatbots.
+"""localchain.chains: prompt chains, sequential chains, the story chain, chatbots and RAG.
 
 Every chain is a LangChain Runnable (invoke, batch, stream, ainvoke; composes with ``|``).
 
@@ -9,7 +9,18 @@ Example:
 """
 
 from localchain.chains.chat import DEFAULT_SYSTEM_PROMPT, Chatbot, Turn, new_session_id
+from localchain.chains.citations import CitationChecker, CitationReport, citation_grammar
 from localchain.chains.prompt import prompt_chain, prompt_input, strip_text
+from localchain.chains.rag import NO_ANSWER, RAG_PROMPT, rag_chain
+from localchain.chains.rag_chat import RagChatbot, conversational_rag_chain
+from localchain.chains.rag_query import (
+    MultiHopRetriever,
+    MultiQueryRetriever,
+    RouterRetriever,
+    query_rewriter,
+    query_router,
+    sub_queries,
+)
 from localchain.chains.sequential import Link, SequentialChain, sequential
 from localchain.chains.story import STORY_PROMPTS, story_chain
 
@@ -26,4 +37,19 @@ __all__ = [
     "sequential",
     "story_chain",
     "strip_text",
+    # RAG
+    "NO_ANSWER",
+    "RAG_PROMPT",
+    "CitationChecker",
+    "CitationReport",
+    "MultiHopRetriever",
+    "MultiQueryRetriever",
+    "RagChatbot",
+    "RouterRetriever",
+    "citation_grammar",
+    "conversational_rag_chain",
+    "query_rewriter",
+    "query_router",
+    "rag_chain",
+    "sub_queries",
 ]

@@ -33,6 +33,9 @@ __all__ = [
     "BackendResponseError",
     "JudgmentsFormatError",
     "CalculatorError",
+    "EvalDatasetError",
+    "JudgeOutputError",
+    "RouteError",
 ]
 
 
@@ -246,3 +249,76 @@ class CalculatorError(LocalchainError, ValueError):
         self.reason = reason
         shown = expression if len(expression) <= 80 else expression[:77] + "..."
         super().__init__(f"cannot calculate {shown!r}: {reason}")
+
+
+class RouteError(LocalchainError, ValueError):
+    """A router's answer names none of its routes, and there is no default route."""
+
+    def __init__(self, answer: str, routes: list[str]) -> None:
+        self.answer = answer
+        self.routes = routes
+        super().__init__(
+            f"the router's answer {answer[:80]!r} names none of the routes "
+            f"({', '.join(routes)}); give the router a default route, or use a model with "
+            "grammar support (llama.cpp) so it can only answer with a route name"
+        )
+
+
+class AgentError(LocalchainError):
+    """Root of the errors of the ReAct agent's loop (parsing a step, calling a tool)."""
+
+
+class StepParseError(AgentError, ValueError):
+    """A model's reply is not a ReAct step (no usable Action / Action Input or Final Answer)."""
+
+    def __init__(self, raw: str, reason: str) -> None:
+        self.raw = raw
+        self.reason = reason
+        super().__init__(
+            f"cannot read a ReAct step from the model's reply: {reason}. "
+            f"Reply: {raw[:300]!r}. On llama.cpp the agent decodes steps under a grammar; "
+            "other backends are parsed with repair and retried."
+        )
+
+
+class ToolCallError(AgentError):
+    """A tool failed or was called wrongly; the agent shows this text as the observation."""
+
+    def __init__(self, tool: str, tool_input: object, reason: str) -> None:
+        self.tool = tool
+        self.tool_input = tool_input
+        self.reason = reason
+        super().__init__(f"the tool {tool} failed: {reason}")
+
+
+class EvalDatasetError(LocalchainError, ValueError):
+    """An evaluation dataset is empty, unreadable, or has a row localchain cannot use."""
+
+    def __init__(self, source: str, reason: str, *, line: int | None = None,
+                 field: str | None = None) -> None:
+        self.source = source
+        self.reason = reason
+        self.line = line
+        self.field = field
+        where = f"{source}, line {line}" if line is not None else source
+        super().__init__(
+            f"{where}: {reason}. Each row needs a non-empty 'question'; 'reference' (or "
+            "'ground_truth'), 'answer', 'contexts' (a list of texts) and 'relevant_ids' "
+            "(a list of ids) are optional."
+        )
+
+
+class JudgeOutputError(LocalchainError, ValueError):
+    """The judge model gave no answer that validates against the schema, after its retries."""
+
+    def __init__(self, model: str, schema: str, attempts: int, raw: str, reason: str) -> None:
+        self.model = model
+        self.schema = schema
+        self.attempts = attempts
+        self.raw = raw
+        self.reason = reason
+        super().__init__(
+            f"the judge {model} gave no valid {schema} in {attempts} attempt(s): {reason}. "
+            f"Last answer: {raw[:200]!r}. A judge on llama.cpp decodes under the schema's "
+            "grammar; with another backend, use a model that supports structured output."
+        )

@@ -1,0 +1,384 @@
+"""Citations in grounded answers: parse ``[n]`` markers, check them, attribute statements.
+
+A RAG answer cites its numbered sources as ``[1]``, ``[2]``. :class:`CitationChecker` reads an
+answer as it streams and, sentence by sentence:
+
+- takes out every ``[n]`` marker the model wrote and checks that source ``n`` exists (an
+  invalid number is removed and reported);
+- with ``verify=True`` (the default) keeps a model's citation only when the cited source
+  supports the sentence - it shares most of the sentence's content words - and otherwise
+  cites the source that does (small models pick source numbers close to chance, but they copy
+  the sources' words: the words say where a statement came from);
+- writes the sentence's citations back after the sentence, as `` [n]``.
+
+Support is lexical: a sentence's content words (the book's BM25 tokenizer, numbers kept,
+compared on their first five letters so "grossed" matches "gross") that also occur in the
+source, as a share of the sentence's content words. It detects copied and lightly
+paraphrased statements, not entailment: a sentence that says the opposite of a source with
+the same words still counts as supported.
+
+Example:
+    >>> checker = CitationChecker(["The film grossed $677 million worldwide",
+    ...                            "It premiered on October 26, 2014"])
+    >>> checker.feed("It made $677 million worldwide [2].")
+    'It made $677 million worldwide'
+    >>> checker.finish()
+    '. [1]'
+    >>> report = checker.report()
+    >>> report.citations, [c.number for c in report.invalid]
+    ([1], [2])
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from localchain.retrievers.bm25 import book_tokenize
+
+__all__ = [
+    "CitationChecker",
+    "CitationReport",
+    "InvalidCitation",
+    "Statement",
+    "citation_grammar",
+    "content_terms",
+    "parse_citations",
+    "support",
+]
+
+# "[1]", "[1, 2]", "[1,2,3]"; a bracket holding anything else is ordinary text.
+_MARKER = re.compile(r"\[\s*(\d{1,3}(?:\s*,\s*\d{1,3})*)\s*\]")
+# The longest text a marker can span: held back while streaming until it is decided.
+_MAX_MARKER = 16
+_STEM = 5
+
+
+def parse_citations(text: str) -> list[int]:
+    """The source numbers cited in ``text``, in order of first appearance.
+
+    Example:
+        >>> parse_citations("Nolan directed it [1][3]. It grossed $677 million [3, 2].")
+        [1, 3, 2]
+    """
+    seen: dict[int, None] = {}
+    for match in _MARKER.finditer(text):
+        for number in match.group(1).split(","):
+            seen.setdefault(int(number), None)
+    return list(seen)
+
+
+def content_terms(text: str) -> set[str]:
+    """The words of ``text`` that count as evidence: the BM25 tokenizer's terms (lowercase,
+    no stop words, numbers kept), cut to their first five letters as a cheap stemmer.
+
+    Example:
+        >>> sorted(content_terms("The film grossed over $677 million."))
+        ['677', 'film', 'gross', 'milli']
+    """
+    return {term[:_STEM] for term in book_tokenize(text)}
+
+
+def support(statement: str | set[str], source: str | set[str]) -> float:
+    """The share of the statement's content terms that occur in the source (0 to 1).
+
+    Example:
+        >>> support("It grossed $677 million.", "The film had a gross over $677 million")
+        1.0
+        >>> support("It was directed by Nolan.", "The film had a gross over $677 million")
+        0.0
+    """
+    terms = content_terms(statement) if isinstance(statement, str) else statement
+    found = content_terms(source) if isinstance(source, str) else source
+    if not terms:
+        return 0.0
+    return len(terms & found) / len(terms)
+
+
+def citation_grammar(n_sources: int, *, max_chars: int = 240) -> str:
+    """A GBNF grammar for a one-paragraph answer that must end by citing a source 1..n.
+
+    The answer text may not contain brackets or newlines, and is at most ``max_chars``
+    characters, so the citation is reached before a typical ``max_tokens`` runs out.
+
+    Example:
+        >>> print(citation_grammar(2, max_chars=100))
+        root ::= text " [" num "]"
+        text ::= [^\\[\\]\\n] [^\\[\\]\\n]{0,99}
+        num ::= "1" | "2"
+    """
+    if n_sources < 1:
+        raise ValueError(f"n_sources must be at least 1, got {n_sources}")
+    if max_chars < 1:
+        raise ValueError(f"max_chars must be at least 1, got {max_chars}")
+    numbers = " | ".join(f'"{n}"' for n in range(1, n_sources + 1))
+    return (
+        'root ::= text " [" num "]"\n'
+        f"text ::= [^\\[\\]\\n] [^\\[\\]\\n]{{0,{max_chars - 1}}}\n"
+        f"num ::= {numbers}"
+    )
+
+
+@dataclass
+class Statement:
+    """One sentence of the answer and the sources cited for it."""
+
+    text: str
+    """The sentence, without citation markers."""
+    citations: list[int]
+    """Source numbers supporting it (empty: nothing supports it)."""
+    origin: Literal["model", "inferred", "none"]
+    """``model``: the model's own citations, checked; ``inferred``: chosen by support
+    because the model cited nothing or cited a source that does not support it."""
+    support: float
+    """Support of the sentence by its best cited source (0 when none)."""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "text": self.text,
+            "citations": self.citations,
+            "origin": self.origin,
+            "support": round(self.support, 3),
+        }
+
+
+@dataclass
+class InvalidCitation:
+    """A citation the model wrote that the answer no longer carries, and why."""
+
+    number: int
+    reason: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"number": self.number, "reason": self.reason}
+
+
+@dataclass
+class CitationReport:
+    """What the checker found in a whole answer."""
+
+    citations: list[int] = field(default_factory=list)
+    """Every source number the final answer cites, ascending."""
+    statements: list[Statement] = field(default_factory=list)
+    """The answer's sentences with content, each with its citations."""
+    invalid: list[InvalidCitation] = field(default_factory=list)
+    """Model citations removed: numbers that are not a source, or (``verify``) sources
+    that do not support their sentence."""
+
+    @property
+    def supported(self) -> bool:
+        """At least one statement cites a source."""
+        return bool(self.citations)
+
+    @property
+    def unsupported_reason(self) -> str | None:
+        """Why the answer counts as unsupported, or None when it is supported."""
+        if self.supported:
+            return None
+        if not self.statements:
+            return "the answer makes no statement to check"
+        if self.invalid:
+            shown = ", ".join(str(c.number) for c in self.invalid)
+            return (
+                f"no valid citation: the cited sources ({shown}) were invalid or do not support it"
+            )
+        return "the answer cites no source and matches none of them"
+
+
+class CitationChecker:
+    """Checks an answer's citations while it streams; see the module docs.
+
+    Feed the answer's text pieces to :meth:`feed` and emit what it returns, then emit what
+    :meth:`finish` returns; the emitted text is the answer with checked citations. Citation
+    markers are moved to the end of the sentence they belong to.
+
+    Args:
+        sources: The numbered sources' texts (source 1 first).
+        question: The question; a sentence that only repeats its words ("When did
+            Interstellar premiere?") is not supported by a source that contains them.
+        verify: Keep a model citation only when its source supports the sentence, and cite
+            the best supporting source for sentences that cite none. ``False`` keeps every
+            model citation whose number exists and infers nothing.
+        min_support: The share of a sentence's content terms a source must contain to
+            support it.
+        min_terms: Sentences with fewer content terms (list numbers, "Yes.") need no citation.
+
+    Example:
+        >>> checker = CitationChecker(["Nolan directed Interstellar"], verify=False)
+        >>> checker.feed("Nolan directed it [1]. See [4].") + checker.finish()
+        'Nolan directed it. [1] See.'
+        >>> [c.number for c in checker.report().invalid]
+        [4]
+    """
+
+    def __init__(
+        self,
+        sources: Sequence[str],
+        *,
+        question: str = "",
+        verify: bool = True,
+        min_support: float = 0.5,
+        min_terms: int = 2,
+    ) -> None:
+        if not 0.0 <= min_support <= 1.0:
+            raise ValueError(f"min_support must be between 0 and 1, got {min_support}")
+        if min_terms < 1:
+            raise ValueError(f"min_terms must be at least 1, got {min_terms}")
+        self.sources = list(sources)
+        self.verify = verify
+        self.min_support = min_support
+        self.min_terms = min_terms
+        self._terms = [content_terms(text) for text in self.sources]
+        self._question = content_terms(question)
+        self._held = ""  # text not decided yet: a possible marker or sentence end
+        self._sentence = ""  # the current sentence so far, markers removed
+        self._cited: list[int] = []  # valid model citations for the current sentence
+        self._report = CitationReport()
+
+    # -- streaming -----------------------------------------------------------------------
+
+    def feed(self, piece: str) -> str:
+        """Take the next piece of the answer; return the text that can be emitted now."""
+        self._held += piece
+        return self._drain(final=False)
+
+    def finish(self) -> str:
+        """End of the answer: emit what was held back and the last sentence's citations."""
+        out = self._drain(final=True)
+        return out + self._close_sentence(last=True)
+
+    def report(self) -> CitationReport:
+        """The findings so far (complete after :meth:`finish`)."""
+        self._report.citations = sorted({n for s in self._report.statements for n in s.citations})
+        return self._report
+
+    # -- internals -----------------------------------------------------------------------
+
+    def _drain(self, *, final: bool) -> str:
+        out: list[str] = []
+        while self._held:
+            emitted, consumed = self._step(self._held, final)
+            if consumed == 0:
+                break  # the held text cannot be decided without what comes next
+            out.append(emitted)
+            self._held = self._held[consumed:]
+        return "".join(out)
+
+    def _step(self, text: str, final: bool) -> tuple[str, int]:
+        """Decide a prefix of ``text``: (text to emit, characters consumed); 0 consumed
+        means the prefix cannot be decided without more text."""
+        if text[0] in " \t[":
+            # Markers, with the spaces before them: "it [1]" becomes "it".
+            match = _MARKERS.match(text)
+            if match:
+                self._take_markers(match.group(0))
+                return "", match.end()
+            if not final and _may_become_markers(text):
+                return "", 0
+        elif text[0] in ".!?":
+            match = _MARKERS.match(text, 1)
+            end = match.end() if match else 1
+            rest = text[end:]
+            if not final and (not rest or _may_become_markers(rest)):
+                return "", 0
+            if not rest or rest[0].isspace():
+                # A sentence end; markers right after it belong to this sentence.
+                if match:
+                    self._take_markers(match.group(0))
+                self._sentence += text[0]
+                return text[0] + self._close_sentence(), end
+        elif text[0] == "\n":
+            return self._close_sentence() + "\n", 1
+        stop = _next_special(text)
+        self._sentence += text[:stop]
+        return text[:stop], stop
+
+    def _take_markers(self, markers: str) -> None:
+        for number in parse_citations(markers):
+            if 1 <= number <= len(self.sources):
+                if number not in self._cited:
+                    self._cited.append(number)
+            else:
+                self._report.invalid.append(
+                    InvalidCitation(
+                        number,
+                        f"there is no source {number} (sources are 1 to {len(self.sources)})",
+                    )
+                )
+
+    def _close_sentence(self, *, last: bool = False) -> str:
+        """Record the finished sentence; return its citation markers (or "")."""
+        sentence = self._sentence.strip()
+        terms = content_terms(sentence)
+        if len(terms) < self.min_terms and not last:
+            # "1." before a list item: too short to need a source, and a citation the model
+            # put here belongs to what follows, so the sentence goes on.
+            return ""
+        cited = self._cited
+        self._sentence, self._cited = "", []
+        if len(terms) < self.min_terms:
+            if not cited:
+                return ""
+            # Nothing to check the model's citation against: keep it.
+            statement = Statement(sentence, cited, "model", 0.0)
+        else:
+            statement = self._attribute(sentence, terms, cited)
+        self._report.statements.append(statement)
+        return _markers(statement.citations)
+
+    def _attribute(self, sentence: str, terms: set[str], cited: list[int]) -> Statement:
+        # Words of the question are in every retrieved source; they show no support.
+        scores = [
+            support(terms, found) if (terms & found) - self._question else 0.0
+            for found in self._terms
+        ]
+        if not self.verify:
+            best = max((scores[n - 1] for n in cited), default=0.0)
+            return Statement(sentence, cited, "model" if cited else "none", best)
+        kept = [n for n in cited if scores[n - 1] >= self.min_support]
+        for n in cited:
+            if n not in kept:
+                self._report.invalid.append(
+                    InvalidCitation(
+                        n,
+                        f"source {n} does not support {_short(sentence)!r} "
+                        f"(support {scores[n - 1]:.2f} < {self.min_support})",
+                    )
+                )
+        if kept:
+            return Statement(sentence, kept, "model", max(scores[n - 1] for n in kept))
+        best = max(range(len(scores)), key=lambda i: (scores[i], -i), default=None)
+        if best is None or scores[best] < self.min_support:
+            return Statement(sentence, [], "none", 0.0 if best is None else scores[best])
+        return Statement(sentence, [best + 1], "inferred", scores[best])
+
+
+_MARKERS = re.compile(r"(?:[ \t]*" + _MARKER.pattern + r")+")
+_PARTIAL = re.compile(r"[ \t]*(?:\[[\d\s,]*)?")
+
+
+def _may_become_markers(text: str) -> bool:
+    """Whether ``text`` is the start of citation markers that more text could complete."""
+    if len(text) > _MAX_MARKER:
+        return False
+    match = _MARKERS.match(text)
+    rest = text[match.end() :] if match else text
+    return bool(_PARTIAL.fullmatch(rest))
+
+
+def _next_special(text: str) -> int:
+    """Length of the leading run of text that holds no character needing a decision."""
+    for index, char in enumerate(text):
+        if index and char in "[.!?\n \t":
+            return index
+    return len(text)
+
+
+def _markers(numbers: list[int]) -> str:
+    return " " + "".join(f"[{n}]" for n in numbers) if numbers else ""
+
+
+def _short(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."

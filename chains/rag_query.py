@@ -1,0 +1,450 @@
+"""Advanced RAG from the book: rewrite, split, chain and route the search before answering.
+
+- :func:`query_rewriter` turns a chat message (or a follow-up with its chat history) into a
+  search query: "I want to know where dolphins live, I saw one..." -> "Where do dolphins live".
+- :class:`MultiQueryRetriever` splits a question into sub-queries (a comparison becomes two
+  searches), retrieves for each and fuses the rankings with reciprocal rank fusion
+  (:func:`localchain.retrievers.hybrid.reciprocal_rank_fusion`).
+- :class:`MultiHopRetriever` searches, asks the model what is still missing, and searches
+  again on what was found.
+- :class:`RouterRetriever` lets the model choose a data source by name; on llama.cpp the
+  choice is decoded under a grammar that allows only the route names (:func:`query_router`).
+
+Each is a Runnable or a LangChain ``BaseRetriever``, so it plugs into :func:`.rag_chain` (or
+anything else that takes a retriever). The model steps are Runnables from text to text, so
+a scripted fake model drives the logic in tests.
+
+Example:
+    >>> from localchain.chains import rag_chain
+    >>> from localchain.chains.rag_query import MultiQueryRetriever
+    >>> multi = MultiQueryRetriever(retriever=movies, llm=llm)               # doctest: +SKIP
+    >>> rag_chain(multi, llm).invoke("Compare the budgets of Tenet and Dunkirk")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from langchain_core.callbacks import CallbackManagerForRetrieverRun
+from langchain_core.documents import Document
+from langchain_core.language_models import BaseLanguageModel
+from langchain_core.output_parsers import StrOutputParser
+from langchain_core.prompts import ChatPromptTemplate
+from langchain_core.retrievers import BaseRetriever
+from langchain_core.runnables import Runnable, RunnableLambda
+from localchain.chains.rag import supports_grammar
+from localchain.retrievers.hybrid import reciprocal_rank_fusion
+from pydantic import ConfigDict, Field, model_validator
+
+from localchain.errors import ChainInputError, RouteError
+
+__all__ = [
+    "CONDENSE_PROMPT",
+    "MULTI_HOP_PROMPT",
+    "MULTI_QUERY_PROMPT",
+    "REWRITE_PROMPT",
+    "ROUTE_PROMPT",
+    "MultiHopRetriever",
+    "MultiQueryRetriever",
+    "RouterRetriever",
+    "follow_up_query",
+    "query_rewriter",
+    "query_router",
+    "sub_queries",
+]
+
+REWRITE_PROMPT = (
+    "Rewrite the message below as one short search query that finds the answer in a "
+    "search engine. Reply with the query only.\n\nMessage: {question}"
+)
+"""Chat message -> search query (no history)."""
+
+CONDENSE_PROMPT = (
+    "Conversation:\n{chat_history}\n\nFollow-up message: {question}\n\n"
+    "Rewrite the follow-up message as one short, standalone search query: replace words "
+    "such as it, they or that with what they refer to in the conversation. Reply with the "
+    "query only."
+)
+"""Follow-up message + chat history -> standalone search query."""
+
+MULTI_QUERY_PROMPT = (
+    "Split the question below into at most {n} short search queries, one per line, each "
+    "about one thing the answer needs. Reply with the queries only.\n\nQuestion: {question}"
+)
+"""Question -> sub-queries, one per line."""
+
+MULTI_HOP_PROMPT = (
+    "Question: {question}\n\nFound so far:\n{found}\n\nWrite one short search query for the "
+    "information still needed to answer the question, using names found above. Reply with "
+    "the query only."
+)
+"""Question + what the first search found -> the next search query."""
+
+ROUTE_PROMPT = (
+    "Choose the data source that can answer the question.\n\n{routes}\n\n"
+    "Question: {question}\n\nReply with the name of the data source only."
+)
+"""Question + named data sources -> a route name."""
+
+_LINE_GRAMMAR = "root ::= [^\\n]{1,120}"
+
+
+def _line_grammar(lines: int = 1) -> str:
+    """One to ``lines`` non-empty lines of at most 120 characters."""
+    if lines == 1:
+        return _LINE_GRAMMAR
+    return f'root ::= line ("\\n" line){{0,{lines - 1}}}\nline ::= [^\\n]{{1,120}}'
+
+
+def _generate(
+    llm: BaseLanguageModel, template: str, grammar: str | None, name: str
+) -> Runnable[dict[str, Any], str]:
+    """prompt | llm (under ``grammar`` on llama.cpp) | text, stripped."""
+    model: Runnable[Any, Any] = llm
+    if grammar is not None and supports_grammar(llm):
+        model = llm.bind(grammar=grammar)
+    prompt = ChatPromptTemplate.from_messages([("human", template)])
+    return (prompt | model | StrOutputParser() | RunnableLambda(str.strip)).with_config(
+        run_name=name
+    )
+
+
+def _question(value: Any) -> dict[str, Any]:
+    if isinstance(value, str):
+        return {"question": value, "chat_history": ""}
+    if isinstance(value, Mapping) and isinstance(value.get("question"), str):
+        return {"chat_history": "", **value}
+    raise ChainInputError("query", "expects a question string or a dict with 'question'")
+
+
+def _first_line(text: str) -> str:
+    for line in text.splitlines():
+        line = re.sub(
+            r"^\s*(search query|standalone query|query)\s*:", "", line, flags=re.IGNORECASE
+        )
+        line = line.strip().strip("\"'").strip()
+        if line:
+            return line
+    return ""
+
+
+def query_rewriter(llm: BaseLanguageModel) -> Runnable[Any, str]:
+    """A Runnable from a chat message (or ``{"question", "chat_history"}``) to a search query.
+
+    With a non-empty ``chat_history`` the follow-up is rewritten as a standalone query
+    (:data:`CONDENSE_PROMPT`), else the message is shortened (:data:`REWRITE_PROMPT`). On
+    llama.cpp the query is decoded as one line. An empty rewrite falls back to the message.
+
+    Example:
+        >>> rewrite = query_rewriter(llm)                                  # doctest: +SKIP
+        >>> rewrite.invoke("I saw a dolphin on holiday. Where do they live?")  # doctest: +SKIP
+        'Where do dolphins live'
+    """
+    plain = _generate(llm, REWRITE_PROMPT, _LINE_GRAMMAR, "rewrite_query")
+    condense = _generate(llm, CONDENSE_PROMPT, _LINE_GRAMMAR, "condense_query")
+
+    def pick(value: dict[str, Any]) -> Runnable[dict[str, Any], str]:
+        return condense if str(value.get("chat_history") or "").strip() else plain
+
+    def fallback(pair: tuple[dict[str, Any], str]) -> str:
+        value, text = pair
+        return _first_line(text) or value["question"]
+
+    def run(value: Any, config: Any) -> str:
+        data = _question(value)
+        return fallback((data, pick(data).invoke(data, config)))
+
+    async def arun(value: Any, config: Any) -> str:
+        data = _question(value)
+        return fallback((data, await pick(data).ainvoke(data, config)))
+
+    return RunnableLambda(run, afunc=arun, name="query_rewriter")
+
+
+def sub_queries(llm: BaseLanguageModel, n: int = 3) -> Runnable[Any, list[str]]:
+    """A Runnable from a question to at most ``n`` sub-queries (one per line of the answer;
+    duplicates and empty lines removed; on llama.cpp decoded as at most ``n`` lines).
+
+    Example:
+        >>> sub_queries(llm, n=2).invoke("Is Tenet longer than Dunkirk?")  # doctest: +SKIP
+        ['Tenet running time', 'Dunkirk running time']
+    """
+    if n < 1:
+        raise ValueError(f"n must be at least 1, got {n}")
+    generate = _generate(llm, MULTI_QUERY_PROMPT, _line_grammar(n), "sub_queries")
+
+    def split(text: str) -> list[str]:
+        queries: list[str] = []
+        for line in text.splitlines():
+            line = re.sub(r"^\s*(?:[-*]|\d+[.)])\s*", "", line).strip().strip('"').strip()
+            if line and line.lower() not in {q.lower() for q in queries}:
+                queries.append(line)
+        return queries[:n]
+
+    return (
+        RunnableLambda(lambda value: {**_question(value), "n": n}, name="inputs")
+        | generate
+        | RunnableLambda(split, name="split_lines")
+    ).with_config(run_name="sub_queries")
+
+
+def follow_up_query(llm: BaseLanguageModel) -> Runnable[dict[str, Any], str]:
+    """A Runnable from ``{"question", "found"}`` (text of what was found) to the next
+    search query, for :class:`MultiHopRetriever`.
+
+    Example:
+        >>> follow_up_query(llm).invoke({"question": "Where was the director of "
+        ...     "Interstellar born?", "found": "Interstellar was directed by Christopher "
+        ...     "Nolan."})                                                # doctest: +SKIP
+        'Christopher Nolan birthplace'
+    """
+    return _generate(llm, MULTI_HOP_PROMPT, _LINE_GRAMMAR, "follow_up_query") | RunnableLambda(
+        _first_line
+    )
+
+
+class MultiQueryRetriever(BaseRetriever):
+    """Split the question into sub-queries, retrieve for each, fuse with RRF.
+
+    Each fused Document has ``metadata["queries"]``, the searches that found it, and
+    ``metadata["fusion"]``, its rank for each of them.
+
+    Example:
+        >>> multi = MultiQueryRetriever(retriever=bm25, llm=llm, n_queries=2)  # doctest: +SKIP
+        >>> multi.invoke("Compare the budgets of Tenet and Dunkirk")         # doctest: +SKIP
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    retriever: Runnable[str, list[Document]]
+    """The retriever asked once per sub-query."""
+    llm: BaseLanguageModel | None = None
+    """The model that writes the sub-queries (not needed when ``generator`` is given)."""
+    generator: Runnable[Any, list[str]] | None = None
+    """Question -> sub-queries; default :func:`sub_queries` on ``llm``."""
+    n_queries: int = Field(3, ge=1)
+    """Most sub-queries the model may write."""
+    include_original: bool = True
+    """Also search for the question itself (a sub-query list that misses it loses nothing)."""
+    k: int = Field(4, ge=1)
+    """Documents returned after fusion."""
+    rank_constant: float = Field(60.0, ge=0)
+    """RRF's rank constant (see :func:`~localchain.retrievers.hybrid.reciprocal_rank_fusion`)."""
+
+    @model_validator(mode="after")
+    def _need_a_generator(self) -> MultiQueryRetriever:
+        if self.generator is None:
+            if self.llm is None:
+                raise ValueError("give llm= (or generator=) to write the sub-queries")
+            self.generator = sub_queries(self.llm, self.n_queries)
+        return self
+
+    def queries(self, question: str, config: Any = None) -> list[str]:
+        """The searches run for ``question``: the sub-queries (and the question)."""
+        assert self.generator is not None
+        generated = [q for q in self.generator.invoke(question, config) if q.strip()]
+        queries = ([question] if self.include_original else []) + generated
+        unique: list[str] = []
+        for query in queries:
+            if query.lower() not in {q.lower() for q in unique}:
+                unique.append(query)
+        return unique or [question]
+
+    def _get_relevant_documents(
+        self, query: str, *, run_manager: CallbackManagerForRetrieverRun
+    ) -> list[Document]:
+        config = {"callbacks": run_manager.get_child()}
+        queries = self.queries(query, config)
+        rankings = self.retriever.batch(queries, config)
+        fused = reciprocal_rank_fusion(
+            dict(zip(queries, rankings)), rank_constant=self.rank_constant
+        )[: self.k]
+        for doc in fused:
+            doc.metadata["queries"] = list(doc.metadata["fusion"])
+        return fused
+
+
+class MultiHopRetriever(BaseRetriever):
+    """Search, then search again for what the first results say is still missing.
+
+    Each hop after the first asks ``follow_up`` for a query, given the question and the
+    text found so far; the search stops early when the follow-up is empty, repeats an
+    earlier query, or finds nothing new. Results are the hops' documents in hop order,
+    without repeats, each with ``metadata["hop"]`` (1-based) and ``metadata["hop_query"]``.
+
+    Example:
+        >>> hops = MultiHopRetriever(retriever=bm25, llm=llm, hops=2)       # doctest: +SKIP
+        >>> hops.invoke("Where was the director of Interstellar born?")     # doctest: +SKIP
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    retriever: Runnable[str, list[Document]]
+    """The retriever asked at every hop."""
+    llm: BaseLanguageModel | None = None
+    """The model that writes follow-up queries (not needed when ``follow_up`` is given)."""
+    follow_up: Runnable[dict[str, Any], str] | None = None
+    """``{"question", "found"}`` -> next query; default :func:`follow_up_query` on ``llm``."""
+    hops: int = Field(2, ge=1)
+    """Most searches (the budget of the loop)."""
+    k_per_hop: int = Field(2, ge=1)
+    """Documents kept from each hop."""
+
+    @model_validator(mode="after")
+    def _need_a_follow_up(self) -> MultiHopRetriever:
+        if self.follow_up is None:
+            if self.llm is None:
+                raise ValueError("give llm= (or follow_up=) to write the follow-up queries")
+            self.follow_up = follow_up_query(self.llm)
+        return self
+
+    def _get_relevant_documents(
+        self, query: str, *, run_manager: CallbackManagerForRetrieverRun
+    ) -> list[Document]:
+        assert self.follow_up is not None
+        config = {"callbacks": run_manager.get_child()}
+        found: list[Document] = []
+        seen: set[str] = set()
+        asked: list[str] = []
+        next_query = query
+        for hop in range(1, self.hops + 1):
+            asked.append(next_query)
+            new = []
+            for doc in self.retriever.invoke(next_query, config):
+                key = doc.id or doc.page_content
+                if key not in seen:
+                    seen.add(key)
+                    new.append(
+                        doc.model_copy(
+                            update={
+                                "metadata": {**doc.metadata, "hop": hop, "hop_query": next_query}
+                            }
+                        )
+                    )
+            found.extend(new[: self.k_per_hop])
+            if not new or hop == self.hops:
+                break
+            text = "\n".join(f"- {' '.join(d.page_content.split())}" for d in found)
+            next_query = self.follow_up.invoke({"question": query, "found": text}, config)
+            next_query = " ".join(str(next_query).split())
+            if not next_query or next_query.lower() in {q.lower() for q in asked}:
+                break
+        return found
+
+
+def query_router(
+    llm: BaseLanguageModel, routes: Mapping[str, str], *, default: str | None = None
+) -> Runnable[Any, str]:
+    """A Runnable from a question to the name of the route (data source) to search.
+
+    ``routes`` maps each name to a description the model reads. On llama.cpp the answer is
+    decoded under a grammar that allows only the names; other models' answers are read for
+    the first name they mention, else ``default`` (else :class:`~localchain.RouteError`).
+
+    Example:
+        >>> router = query_router(llm, {"movies": "films, actors, box office",
+        ...                             "cooking": "recipes and ingredients"})  # doctest: +SKIP
+        >>> router.invoke("Who directed Interstellar?")                    # doctest: +SKIP
+        'movies'
+    """
+    names = list(routes)
+    if not names:
+        raise ValueError("give at least one route")
+    for name in names:
+        if not name.strip() or "\n" in name:
+            raise ValueError(f"a route name must be one non-empty line, got {name!r}")
+    if default is not None and default not in routes:
+        raise ValueError(f"default {default!r} is not a route ({', '.join(names)})")
+    grammar = "root ::= " + " | ".join(_gbnf_string(n) for n in names)
+    listing = "\n".join(f"- {name}: {routes[name]}" for name in names)
+    generate = _generate(llm, ROUTE_PROMPT, grammar, "choose_route")
+
+    def choose(text: str) -> str:
+        return _route_in(text, names, default)
+
+    return (
+        RunnableLambda(lambda value: {**_question(value), "routes": listing}, name="inputs")
+        | generate
+        | RunnableLambda(choose, name="route_name")
+    ).with_config(run_name="query_router")
+
+
+def _gbnf_string(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _route_in(text: str, names: list[str], default: str | None) -> str:
+    if text.strip() in names:
+        return text.strip()
+    lowered = text.lower()
+    positions = [(lowered.find(n.lower()), n) for n in names if n.lower() in lowered]
+    if positions:
+        return min(positions)[1]
+    if default is not None:
+        return default
+    raise RouteError(text, names)
+
+
+class RouterRetriever(BaseRetriever):
+    """Choose a named retriever for each question, then search it.
+
+    The chosen name is in every result's ``metadata["route"]``.
+
+    Example:
+        >>> router = RouterRetriever(
+        ...     retrievers={"movies": movies_bm25, "cooking": recipes_bm25},
+        ...     descriptions={"movies": "films, actors, box office",
+        ...                   "cooking": "recipes and ingredients"},
+        ...     llm=llm)                                                     # doctest: +SKIP
+        >>> router.invoke("Who directed Interstellar?")[0].metadata["route"]  # doctest: +SKIP
+        'movies'
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    retrievers: dict[str, Runnable[str, list[Document]]]
+    """The data sources by name."""
+    descriptions: dict[str, str] = Field(default_factory=dict)
+    """What each data source holds, for the model (default: its name)."""
+    llm: BaseLanguageModel | None = None
+    """The model that chooses (not needed when ``router`` is given)."""
+    router: Runnable[Any, str] | None = None
+    """Question -> route name; default :func:`query_router` on ``llm``."""
+    default: str | None = None
+    """The route when a model's answer names none (models without grammar support)."""
+
+    @model_validator(mode="after")
+    def _check_routes(self) -> RouterRetriever:
+        if not self.retrievers:
+            raise ValueError("give at least one retriever")
+        unknown = set(self.descriptions) - set(self.retrievers)
+        if unknown:
+            raise ValueError(f"descriptions for unknown routes: {sorted(unknown)}")
+        if self.router is None:
+            if self.llm is None:
+                raise ValueError("give llm= (or router=) to choose the route")
+            routes = {name: self.descriptions.get(name, name) for name in self.retrievers}
+            self.router = query_router(self.llm, routes, default=self.default)
+        return self
+
+    def route(self, question: str, config: Any = None) -> str:
+        """The name of the retriever chosen for ``question``."""
+        assert self.router is not None
+        name = self.router.invoke(question, config)
+        if name not in self.retrievers:
+            if self.default is not None:
+                return self.default
+            raise RouteError(str(name), list(self.retrievers))
+        return str(name)
+
+    def _get_relevant_documents(
+        self, query: str, *, run_manager: CallbackManagerForRetrieverRun
+    ) -> list[Document]:
+        config = {"callbacks": run_manager.get_child()}
+        name = self.route(query, config)
+        return [
+            doc.model_copy(update={"metadata": {**doc.metadata, "route": name}})
+            for doc in self.retrievers[name].invoke(query, config)
+        ]
