@@ -1,0 +1,113 @@
+"""Fixtures for the eval tests: a scripted judge for the logic, the real model for the rest."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from langchain_core.embeddings import DeterministicFakeEmbedding
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
+from pydantic import ConfigDict, Field, PrivateAttr
+
+from localchain.evals import ConstrainedJudge, RagasEmbeddings
+
+# The Ragas prompts carry their output schema; its title says what answer is wanted.
+# Nested titles appear too, so the outer models are looked for first.
+SCHEMAS = (
+    "NLIStatementOutput",
+    "StatementGeneratorOutput",
+    "ContextRecallOutput",
+    "ContextPrecisionOutput",
+    "AnswerRelevanceOutput",
+    "ClaimDecompositionOutput",
+)
+
+Reply = str | Callable[[str], str]
+
+
+def _good(schema: str, prompt: str) -> str:
+    """A judge that finds one statement and supports everything."""
+    return {
+        "StatementGeneratorOutput": '{"statements": ["The answer is stated."]}',
+        "NLIStatementOutput": '{"statements": [{"statement": "The answer is stated.", '
+                              '"reason": "The context says so.", "verdict": 1}]}',
+        "ContextRecallOutput": '{"classifications": [{"statement": "Reference fact.", '
+                               '"reason": "In the context.", "attributed": 1}]}',
+        "ContextPrecisionOutput": '{"reason": "The context helps.", "verdict": 1}',
+        "AnswerRelevanceOutput": '{"question": "QUESTION", "noncommittal": 0}',
+        "ClaimDecompositionOutput": '{"claims": ["The answer is stated."]}',
+    }[schema]
+
+
+class ScriptedChat(BaseChatModel):
+    """A chat model that answers Ragas prompts from a script keyed by the wanted schema.
+
+    ``script[schema]`` is a list of replies used in turn (the last one repeats), each a
+    text or a function of the prompt; schemas not in the script get a "good judge" reply.
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    script: dict[str, list[Reply]] = Field(default_factory=dict)
+    delay_s: float = 0.0
+    prompts: list[str] = Field(default_factory=list)
+    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+    _used: dict[str, int] = PrivateAttr(default_factory=dict)
+
+    @property
+    def _llm_type(self) -> str:
+        return "scripted"
+
+    @property
+    def model_name(self) -> str:
+        return "scripted-judge"
+
+    def _generate(self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None,
+                  **kwargs: Any) -> ChatResult:
+        prompt = str(messages[-1].content)
+        schema = next((s for s in SCHEMAS if f'"title": "{s}"' in prompt), None)
+        if schema is None:
+            raise AssertionError(f"unexpected prompt: {prompt[:200]}")
+        if self.delay_s:
+            import time
+
+            time.sleep(self.delay_s)
+        with self._lock:
+            self.prompts.append(prompt)
+            replies = self.script.get(schema)
+            if replies:
+                used = self._used.get(schema, 0)
+                self._used[schema] = used + 1
+                reply = replies[min(used, len(replies) - 1)]
+            else:
+                reply = _good(schema, prompt)
+        text = reply(prompt) if callable(reply) else reply
+        return ChatResult(generations=[ChatGeneration(message=AIMessage(content=text))])
+
+
+def echo_question(prompt: str) -> str:
+    """An AnswerRelevanceOutput whose question is the one asked (cosine 1 with fake embeddings
+    that embed equal texts equally)."""
+    return json.dumps({"question": "same", "noncommittal": 0})
+
+
+@pytest.fixture
+def scripted() -> Callable[..., tuple[ConstrainedJudge, ScriptedChat]]:
+    """Make a scripted judge: ``judge, chat = scripted(script={...})``."""
+
+    def make(**options: Any) -> tuple[ConstrainedJudge, ScriptedChat]:
+        retries = options.pop("max_retries", 2)
+        chat = ScriptedChat(**options)
+        return ConstrainedJudge(chat, max_retries=retries), chat
+
+    return make
+
+
+@pytest.fixture
+def fake_embeddings() -> RagasEmbeddings:
+    return RagasEmbeddings(DeterministicFakeEmbedding(size=16))
