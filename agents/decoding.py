@@ -1,0 +1,361 @@
+"""How one ReAct step is obtained from the model: under grammars, or parsed with repair.
+
+:class:`GrammarDecoder` (llama.cpp) renders the ReAct prompt through the model's chat
+template and *continues the model's own turn*: the executor writes the protocol words and
+the model fills in the Thought (one line), the action choice (under
+:func:`~localchain.agents.grammar.action_grammar`), and the Action Input (under the tool's
+input grammar) or the Final Answer (one line). Every step parses by construction, and each
+call only evaluates the new tokens: the rest of the prompt is the KV cache's prefix.
+
+:class:`RepairDecoder` (any LangChain chat model, e.g. an OpenAI-compatible server) sends
+the whole prompt as one message, as LangChain's ``create_react_agent`` does, stops at
+``Observation:``, parses the reply with :func:`~localchain.agents.parser.parse_step`, and on
+failure retries with a correction, a bounded number of times. Failures are counted.
+
+Both are generators: they yield ``{"thought": ...}`` as soon as the Thought is known and
+return the :class:`~localchain.agents.parser.ParsedStep`.
+
+Example:
+    >>> from localchain.models import LlamaCppChat
+    >>> decoder = make_decoder(LlamaCppChat(), grammar=None)  # doctest: +SKIP
+    >>> decoder.uses_grammar  # doctest: +SKIP
+    True
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Generator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from langchain_core.callbacks import Callbacks
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
+from langchain_core.tools import BaseTool
+from localchain.agents.grammar import (
+    InputGrammar,
+    action_grammar,
+    input_grammar,
+    single_text_argument,
+)
+from localchain.agents.parser import ParsedStep, parse_step, strip_wrapping
+from localchain.agents.prompt import ReActPrompt
+
+from localchain.errors import ConfigError, StepParseError
+
+__all__ = [
+    "GrammarDecoder",
+    "OutOfTime",
+    "RepairDecoder",
+    "StepContext",
+    "StepDecoder",
+    "StepLimits",
+    "make_decoder",
+]
+
+Events = Generator[dict[str, Any], None, ParsedStep | None]
+
+
+@dataclass(frozen=True)
+class StepLimits:
+    """Tokens per slot of a step; each bounds one model call.
+
+    Example:
+        >>> StepLimits(answer_tokens=64).answer_tokens
+        64
+    """
+
+    thought_tokens: int = 48
+    """The Thought line."""
+    input_tokens: int = 64
+    """The Action Input (JSON arguments get four times as many)."""
+    answer_tokens: int = 96
+    """The Final Answer line."""
+    reply_tokens: int = 256
+    """A whole reply on backends without grammar (when the model accepts max_tokens)."""
+
+
+class OutOfTime(Exception):
+    """Internal: the wall-clock budget ran out between two model calls."""
+
+
+@dataclass
+class StepContext:
+    """What the decoder needs for the next step of one run."""
+
+    question: str
+    history: Sequence[BaseMessage] | str | None
+    scratchpad: str
+    texts_in_view: list[str]
+    deadline: float | None = None
+    callbacks: Callbacks = None
+    parse_failures: int = 0
+    repaired: int = 0
+    notices: list[str] = field(default_factory=list)
+
+    def check_time(self) -> None:
+        """Raise OutOfTime when the deadline has passed."""
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise OutOfTime
+
+
+class StepDecoder:
+    """Common parts of the two decoders."""
+
+    uses_grammar = False
+
+    def __init__(
+        self,
+        llm: BaseChatModel,
+        prompt: ReActPrompt,
+        tools: Sequence[BaseTool],
+        limits: StepLimits,
+    ) -> None:
+        self.llm = llm
+        self.prompt = prompt
+        self.tools = list(tools)
+        self.by_name = {tool.name: tool for tool in tools}
+        self.limits = limits
+
+    def decode(self, ctx: StepContext) -> Events:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def final(self, ctx: StepContext) -> Generator[dict[str, Any], None, str]:  # pragma: no cover
+        raise NotImplementedError
+
+
+class GrammarDecoder(StepDecoder):
+    """Steps on llama.cpp: the model continues its own turn, slot by slot, under grammars."""
+
+    uses_grammar = True
+
+    def __init__(
+        self,
+        llm: BaseChatModel,
+        prompt: ReActPrompt,
+        tools: Sequence[BaseTool],
+        limits: StepLimits,
+        *,
+        input_grammars: Mapping[str, InputGrammar] | None = None,
+        ground_numbers: bool = True,
+    ) -> None:
+        super().__init__(llm, prompt, tools, limits)
+        from localchain.models.llamacpp import LlamaCppLLM
+
+        chat: Any = llm
+        # A completion model over the *same* engine (same file and context settings share
+        # one engine, hence one lock and one KV cache): it takes the rendered prompt as text,
+        # which is what lets the executor write the start of the model's turn.
+        self.completion = LlamaCppLLM(
+            model_path=chat.model_path,
+            n_ctx=chat.n_ctx,
+            n_threads=chat.n_threads,
+            n_batch=chat.n_batch,
+            seed=chat.seed,
+            verbose=chat.verbose,
+            temperature=chat.temperature,
+            top_p=chat.top_p,
+            top_k=chat.top_k,
+            repeat_penalty=chat.repeat_penalty,
+            stop=[*chat.template.stop, *(chat.stop or [])],
+        )
+        self.chat = chat
+        self.input_grammars = dict(input_grammars or {})
+        self.ground_numbers = ground_numbers
+        self.choice = action_grammar([tool.name for tool in tools])
+
+    def prefix(self, ctx: StepContext) -> str:
+        """The text the model continues: chat-templated instructions, then its own turn."""
+        head, turn = self.prompt.split(tools=self.tools, question=ctx.question, history=ctx.history)
+        rendered = self.chat.render([HumanMessage(head.rstrip("\n"))])
+        engine = self.completion.engine
+        # The completion model adds BOS itself when the model wants one; the template may
+        # have written it as text already.
+        if engine.add_bos and engine.bos_token and rendered.startswith(engine.bos_token):
+            rendered = rendered[len(engine.bos_token) :]
+        return rendered + turn + ctx.scratchpad
+
+    def _generate(
+        self,
+        ctx: StepContext,
+        text: str,
+        *,
+        max_tokens: int,
+        grammar: str | None = None,
+        line: bool = True,
+    ) -> str:
+        ctx.check_time()
+        options: dict[str, Any] = {"max_tokens": max_tokens}
+        if grammar is not None:
+            options["grammar"] = grammar
+        stop = ["\n"] if line else None
+        return self.completion.invoke(
+            text, config={"callbacks": ctx.callbacks}, stop=stop, **options
+        )
+
+    def decode(self, ctx: StepContext) -> Events:
+        text = self.prefix(ctx)
+        thought = " ".join(self._generate(ctx, text, max_tokens=self.limits.thought_tokens).split())
+        yield {"thought": thought}
+        text += (f" {thought}" if thought else "") + "\n"
+        choice = self._generate(
+            ctx, text, max_tokens=24 + max(map(len, self.by_name)), grammar=self.choice, line=False
+        ).strip()
+        if choice.startswith("Final Answer:"):
+            answer = self._answer(ctx, text + "Final Answer:")
+            return ParsedStep(kind="final", thought=thought, answer=answer)
+        name = choice.removeprefix("Action:").strip()
+        if name not in self.by_name:  # cannot happen under the grammar; never trust blindly
+            ctx.parse_failures += 1
+            ctx.notices.append(f"the action choice {choice!r} names no tool")
+            return None
+        tool = self.by_name[name]
+        text += f"Action: {name}\nAction Input:"
+        gbnf = input_grammar(
+            tool,
+            ctx.texts_in_view,
+            override=self.input_grammars.get(name),
+            overridden=name in self.input_grammars,
+            ground_numbers=self.ground_numbers,
+        )
+        is_json = gbnf is not None and single_text_argument(tool) is None
+        raw = self._generate(
+            ctx,
+            text,
+            grammar=gbnf,
+            line=not is_json,
+            max_tokens=self.limits.input_tokens * (4 if is_json else 1),
+        ).strip()
+        tool_input: str | dict[str, Any] = raw
+        if is_json:
+            try:
+                tool_input = json.loads(raw)
+            except json.JSONDecodeError:  # cut off at max_tokens: the tool reports it
+                tool_input = raw
+        else:
+            tool_input, _ = strip_wrapping(raw)
+        return ParsedStep(kind="action", thought=thought, tool=name, tool_input=tool_input)
+
+    def _answer(self, ctx: StepContext, text: str) -> str:
+        answer = self._generate(ctx, text, max_tokens=self.limits.answer_tokens).strip()
+        if not answer:
+            # The model ended the line at once; a grammar makes it write something.
+            answer = self._generate(
+                ctx,
+                text,
+                max_tokens=self.limits.answer_tokens,
+                grammar='root ::= " " [^\\n ] [^\\n]*',
+            ).strip()
+        return answer
+
+    def final(self, ctx: StepContext) -> Generator[dict[str, Any], None, str]:
+        text = self.prefix(ctx) + f" {self.prompt.final_thought}\nFinal Answer:"
+        yield {"thought": self.prompt.final_thought}
+        return self._answer(ctx, text)
+
+
+class RepairDecoder(StepDecoder):
+    """Steps on chat models without grammar support: parse, repair, retry."""
+
+    def __init__(
+        self,
+        llm: BaseChatModel,
+        prompt: ReActPrompt,
+        tools: Sequence[BaseTool],
+        limits: StepLimits,
+        *,
+        max_parse_retries: int = 2,
+    ) -> None:
+        super().__init__(llm, prompt, tools, limits)
+        self.max_parse_retries = max_parse_retries
+        self.json_tools = [t.name for t in tools if single_text_argument(t) is None]
+        options: dict[str, Any] = {"stop": ["\nObservation:", "Observation:"]}
+        if "max_tokens" in type(llm).model_fields:
+            options["max_tokens"] = limits.reply_tokens
+        self.model = llm.bind(**options)
+
+    def _messages(self, ctx: StepContext, extra: str = "") -> list[BaseMessage]:
+        text = self.prompt.render(
+            tools=self.tools,
+            question=ctx.question,
+            scratchpad=ctx.scratchpad + extra,
+            history=ctx.history,
+        )
+        return [HumanMessage(text)]
+
+    def _reply(self, ctx: StepContext, messages: list[BaseMessage]) -> str:
+        ctx.check_time()
+        reply = self.model.invoke(messages, config={"callbacks": ctx.callbacks})
+        return reply.text if isinstance(reply, BaseMessage) else str(reply)
+
+    def decode(self, ctx: StepContext) -> Events:
+        names = list(self.by_name)
+        messages = self._messages(ctx)
+        for attempt in range(self.max_parse_retries + 1):
+            raw = self._reply(ctx, messages)
+            try:
+                step = parse_step(raw, names, json_tools=self.json_tools)
+            except StepParseError as err:
+                ctx.parse_failures += 1
+                ctx.notices.append(f"parse failure {ctx.parse_failures}: {err.reason}")
+                yield {"parse_failure": err.reason, "raw": raw, "attempt": attempt + 1}
+                messages = [
+                    *messages,
+                    AIMessage(raw),
+                    HumanMessage(self.prompt.reminder(err.reason, self.tools)),
+                ]
+                continue
+            if step.repairs:
+                ctx.repaired += 1
+            yield {"thought": step.thought}
+            return step
+        return None
+
+    def final(self, ctx: StepContext) -> Generator[dict[str, Any], None, str]:
+        lead = f" {self.prompt.final_thought}\nFinal Answer:"
+        raw = self._reply(ctx, self._messages(ctx, lead))
+        yield {"thought": self.prompt.final_thought}
+        try:
+            step = parse_step(raw, list(self.by_name))
+        except StepParseError:
+            return " ".join(raw.split())  # the answer the prompt asked for, label or not
+        if step.kind == "final":
+            return step.answer
+        return " ".join(raw[: raw.find("Action")].split()) if "Action" in raw else raw.strip()
+
+
+def make_decoder(
+    llm: BaseChatModel,
+    *,
+    grammar: bool | None,
+    prompt: ReActPrompt | None = None,
+    tools: Sequence[BaseTool] = (),
+    limits: StepLimits | None = None,
+    input_grammars: Mapping[str, InputGrammar] | None = None,
+    ground_numbers: bool = True,
+    max_parse_retries: int = 2,
+) -> StepDecoder:
+    """The decoder for a model: grammars on llama.cpp (``grammar=None`` or True), repair
+    elsewhere (or with ``grammar=False``)."""
+    from localchain.models.llamacpp import LlamaCppChat
+
+    prompt = prompt or ReActPrompt()
+    limits = limits or StepLimits()
+    supported = isinstance(llm, LlamaCppChat)
+    if grammar and not supported:
+        raise ConfigError(
+            f"grammar=True needs a llama.cpp chat model (LlamaCppChat); {type(llm).__name__} "
+            "has no grammar support. Leave grammar unset to parse with repair."
+        )
+    if supported and grammar is not False:
+        return GrammarDecoder(
+            llm,
+            prompt,
+            tools,
+            limits,
+            input_grammars=input_grammars,
+            ground_numbers=ground_numbers,
+        )
+    return RepairDecoder(llm, prompt, tools, limits, max_parse_retries=max_parse_retries)
