@@ -1,7 +1,8 @@
 """Tools for localchain agents; each is a LangChain ``BaseTool``.
 
 ``Calculator`` evaluates arithmetic safely (a whitelist over Python's ``ast``, never
-``eval``); ``WebSearch`` searches DuckDuckGo and, offline, a local retriever instead.
+``eval``); ``WebSearch`` searches DuckDuckGo and, offline, a local retriever instead;
+``RetrieverTool`` makes any LangChain retriever a tool (numbered passages with sources).
 Expected failures come back as the observation text, so an agent can react to them.
 
 Example:
@@ -22,6 +23,12 @@ from localchain.agents.tools.calculator import (
     evaluate,
     format_number,
 )
+from localchain.agents.tools.retriever import (
+    RetrieverInput,
+    RetrieverTool,
+    format_passages,
+    retriever_tool,
+)
 from localchain.agents.tools.web_search import (
     DuckDuckGoSearchWrapper,
     FailureKind,
@@ -38,9 +45,13 @@ __all__ = [
     "CalculatorInput",
     "DuckDuckGoSearchWrapper",
     "FailureKind",
+    "RetrieverInput",
+    "RetrieverTool",
     "WebSearch",
     "WebSearchInput",
     "classify_failure",
     "evaluate",
     "format_number",
+    "format_passages",
+    "retriever_tool",
 ]
