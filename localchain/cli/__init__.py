@@ -9,6 +9,7 @@ import sys
 
 import typer
 
+from localchain.cli.agent import agent
 from localchain.cli.ask import ask
 from localchain.cli.chat import chat
 from localchain.cli.config import config
@@ -32,6 +33,7 @@ app.command()(models)
 app.command()(config)
 app.command()(index)
 app.command()(retrieve)
+app.command()(agent)
 
 
 def main(argv: list[str] | None = None) -> int:

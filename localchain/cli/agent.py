@@ -1,0 +1,101 @@
+"""`localchain agent`: answer one question with the ReAct agent and its tools."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+from langchain_core.tools import BaseTool
+
+from localchain.cli.options import (
+    BackendOpt,
+    BaseUrlOpt,
+    JsonOpt,
+    MaxTokensOpt,
+    ModelOpt,
+    NCtxOpt,
+    SeedOpt,
+    TemperatureOpt,
+    TemplateOpt,
+    print_json,
+    settings_from_options,
+)
+from localchain.models.registry import load_chat_model
+
+__all__ = ["AGENT_TOOLS", "agent", "tools_from_names"]
+
+AGENT_TOOLS = ("calculator", "web_search")
+"""Tool names the command knows."""
+
+
+def tools_from_names(names: str) -> list[BaseTool]:
+    """The tools for a comma-separated list of names (``calculator,web_search``).
+
+    Example:
+        >>> [tool.name for tool in tools_from_names("calculator")]
+        ['calculator']
+    """
+    from localchain.agents.tools import Calculator, WebSearch
+
+    makers = {"calculator": Calculator, "web_search": WebSearch}
+    chosen = [name.strip() for name in names.split(",") if name.strip()]
+    unknown = [name for name in chosen if name not in makers]
+    if unknown or not chosen:
+        raise typer.BadParameter(
+            f"unknown tool(s) {', '.join(unknown) or '(none given)'}; choose from "
+            f"{', '.join(AGENT_TOOLS)}",
+            param_hint="--tools",
+        )
+    return [makers[name]() for name in dict.fromkeys(chosen)]
+
+
+def agent(
+    question: Annotated[str, typer.Argument(help="The question; '-' reads it from stdin.")],
+    tools: Annotated[
+        str, typer.Option("--tools", help="Comma-separated tools: calculator, web_search.")
+    ] = "calculator,web_search",
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Print every step to stderr as it happens.")
+    ] = False,
+    max_iterations: Annotated[
+        int, typer.Option("--max-iterations", min=1, help="Most steps before stopping.")
+    ] = 8,
+    max_seconds: Annotated[
+        float, typer.Option("--max-seconds", min=1, help="Wall-clock budget in seconds.")
+    ] = 120.0,
+    model: ModelOpt = None,
+    backend: BackendOpt = None,
+    base_url: BaseUrlOpt = None,
+    temperature: TemperatureOpt = None,
+    max_tokens: MaxTokensOpt = None,
+    n_ctx: NCtxOpt = None,
+    seed: SeedOpt = None,
+    chat_template: TemplateOpt = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """Answer a question with the ReAct agent (calculator and web search by default)."""
+    from localchain.agents import AgentResult, ReActAgent
+
+    if question == "-":
+        question = sys.stdin.read()
+    if not question.strip():
+        raise typer.BadParameter("the question is empty", param_hint="QUESTION")
+    chosen = tools_from_names(tools)
+    settings = settings_from_options(
+        model=model, backend=backend, base_url=base_url, temperature=temperature,
+        max_tokens=max_tokens, n_ctx=n_ctx, seed=seed, chat_template=chat_template,
+    )  # fmt: skip
+    react = ReActAgent(
+        llm=load_chat_model(settings=settings),
+        tools=chosen,
+        max_iterations=max_iterations,
+        max_seconds=max_seconds,
+        verbose=verbose,
+    )
+    result = AgentResult.from_output(react.invoke({"input": question.strip()}))
+    if json_output:
+        print_json(result.cli_dict())
+        return
+    sys.stdout.write(result.output + "\n")
+    sys.stdout.flush()
