@@ -13,6 +13,7 @@ from localchain.cli.agent import agent
 from localchain.cli.ask import ask
 from localchain.cli.chat import chat
 from localchain.cli.config import config
+from localchain.cli.eval import eval_command
 from localchain.cli.index import index
 from localchain.cli.model_info import models
 from localchain.cli.retrieve import retrieve
@@ -34,6 +35,7 @@ app.command()(config)
 app.command()(index)
 app.command()(retrieve)
 app.command()(agent)
+app.command("eval")(eval_command)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,162 @@
+"""`localchain eval DATASET`: score a RAG system with the evaluation harness.
+
+``localchain eval rows.jsonl`` scores the answers and contexts the rows already carry;
+``--store DIR`` answers each question with the RAG chain over that index first.
+``localchain eval calibrate`` measures how often the judge agrees with the labelled
+faithfulness set. ``--report DIR`` writes ``eval.json`` and ``eval.html``; ``--json`` prints
+the means, the per-sample scores and the not-scorable count.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from localchain.cli.options import JsonOpt, ModelOpt, NCtxOpt, print_json, settings_from_options
+
+__all__ = ["eval_command", "result_as_json"]
+
+
+def result_as_json(result: Any) -> dict[str, Any]:
+    """The ``--json`` output: means, counts, per-sample scores, judge usage.
+
+    Example:
+        >>> from localchain.evals import EvalResult
+        >>> result_as_json(EvalResult())["not_scorable"]
+        0
+    """
+    return {
+        "means": result.means(),
+        "summary": {m: s.model_dump() for m, s in result.summary.items()},
+        "not_scorable": result.not_scorable_count,
+        "samples": [
+            {"index": s.index, "id": s.id, "question": s.question, "answer": s.answer,
+             "scores": {m: sc.value for m, sc in s.scores.items()},
+             "not_scorable": {m: sc.not_scorable.kind.value for m, sc in s.scores.items()
+                              if sc.not_scorable is not None}}
+            for s in result.samples],
+        "judge": {"model": result.metadata.judge_model, **result.metadata.judge.model_dump()},
+        "seconds": result.metadata.seconds,
+    }
+
+
+def _print_summary(result: Any) -> None:
+    for name, s in result.summary.items():
+        mean = "n/a" if s.mean is None else f"{s.mean:.3f}"
+        kinds = f" ({', '.join(f'{k}: {n}' for k, n in s.not_scorable_kinds.items())})" \
+            if s.not_scorable_kinds else ""
+        print(f"{name:22} {mean:>6}  scored {s.n_scored}, not scorable {s.n_not_scorable}{kinds}")
+    usage = result.metadata.judge
+    print(f"judge {result.metadata.judge_model}: {usage.calls} calls, {usage.seconds:.1f} s; "
+          f"run {result.metadata.seconds:.1f} s")
+
+
+def eval_command(
+    dataset: Annotated[str, typer.Argument(
+        help="JSONL / JSON / CSV rows (question; reference, answer, contexts, relevant_ids "
+             "optional), or 'calibrate' to measure the judge on the labelled set.")],
+    store: Annotated[Path | None, typer.Option(
+        "--store", help="Index folder from `localchain index`: answer with the RAG chain.")] = None,
+    report: Annotated[Path | None, typer.Option(
+        "--report", help="Folder for eval.json and eval.html.")] = None,
+    metrics: Annotated[list[str] | None, typer.Option(
+        "--metric", help="A metric to run (repeatable): faithfulness, answer_relevancy, "
+                         "context_precision, context_recall, factual_correctness, "
+                         "retrieval, recall@k, mrr, map, ndcg@k. Default: what the data allows.")
+    ] = None,
+    k: Annotated[int, typer.Option("-k", "--k", min=1, help="Retrieved contexts; recall@k.")] = 5,
+    baseline: Annotated[Path | None, typer.Option(
+        "--baseline", help="A previous eval.json (or its folder): show deltas, flag regressions; "
+                           "exit code 3 on a regression.")] = None,
+    tolerance: Annotated[float, typer.Option(
+        "--tolerance", min=0.0, help="Largest drop of a mean that is not a regression.")] = 0.05,
+    calibration: Annotated[Path | None, typer.Option(
+        "--calibration", help="A calibration JSON (from `eval calibrate --out`) to include in "
+                              "the report.")] = None,
+    strictness: Annotated[int, typer.Option(
+        "--strictness", min=1, help="Questions answer relevancy generates per answer.")] = 3,
+    concurrency: Annotated[int, typer.Option("--concurrency", min=1)] = 1,
+    limit: Annotated[int | None, typer.Option(
+        "--limit", min=1, help="calibrate: first N items of each class only.")] = None,
+    out: Annotated[Path | None, typer.Option(
+        "--out", help="calibrate: write the calibration report JSON here.")] = None,
+    model: ModelOpt = None,
+    n_ctx: NCtxOpt = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """Evaluate a RAG system (Ragas metrics judged under a JSON schema; never NaN)."""
+    from localchain.evals import (
+        CalibrationReport,
+        ConstrainedJudge,
+        EvalSettings,
+        calibrate,
+        compare_runs,
+        evaluate_rag,
+        load_baseline,
+        write_reports,
+    )
+    from localchain.models.registry import load_chat_model
+
+    settings = settings_from_options(model=model, n_ctx=n_ctx)
+    eval_settings = EvalSettings(k=k, strictness=strictness, concurrency=concurrency)
+    progress = not json_output and sys.stderr.isatty()
+
+    def judge() -> ConstrainedJudge:
+        return ConstrainedJudge(load_chat_model(settings=settings, temperature=0))
+
+    if dataset == "calibrate":
+        cal = calibrate(judge(), limit=limit, settings=eval_settings, progress=progress)
+        if out is not None:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text(cal.model_dump_json(indent=2), encoding="utf-8")
+        if json_output:
+            print_json(cal.model_dump(exclude={"outcomes"}))
+        else:
+            print(cal.summary_line())
+            print(f"{cal.judge.calls} judge calls, {cal.seconds:.1f} s"
+                  + (f"; written to {out}" if out else ""))
+        return
+    target = None
+    if store is not None:
+        from localchain.chains.rag import rag_chain
+        from localchain.retrievers.store import open_retriever
+
+        llm = load_chat_model(settings=settings, temperature=0)
+        target = rag_chain(open_retriever(store, "hybrid", k=k), llm)
+    cal_data = None
+    if calibration is not None:
+        cal_data = CalibrationReport.model_validate_json(
+            calibration.read_text(encoding="utf-8")).model_dump(exclude={"outcomes"})
+    result = evaluate_rag(target, dataset, metrics or None, judge=None if not _needs_judge(
+        dataset, metrics, k) else judge(), settings=eval_settings, progress=progress,
+        calibration=cal_data)
+    comparison = None
+    if baseline is not None:
+        comparison = compare_runs(result, load_baseline(baseline), tolerance=tolerance)
+    if report is not None:
+        paths = write_reports(result, report, comparison=comparison)
+        if not json_output:
+            print(f"report: {paths['html']} and {paths['json']}")
+    if json_output:
+        data = result_as_json(result)
+        if comparison is not None:
+            data["comparison"] = comparison.model_dump()
+        print_json(data)
+    else:
+        _print_summary(result)
+        if comparison is not None:
+            print(comparison.describe())
+    if comparison is not None and not comparison.ok:
+        raise typer.Exit(3)
+
+
+def _needs_judge(dataset: str, metrics: list[str] | None, k: int) -> bool:
+    from localchain.evals import JUDGE_METRICS, load_dataset, resolve_metrics
+
+    samples = load_dataset(dataset)
+    chosen = resolve_metrics(metrics or None, has_reference=any(s.reference for s in samples),
+                             has_judgments=any(s.has_judgments for s in samples), k=k)
+    return bool(set(chosen) & set(JUDGE_METRICS))
