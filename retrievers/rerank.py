@@ -118,17 +118,32 @@ class RerankRetriever(BaseRetriever):
     """Hits returned."""
     score_threshold: float | None = None
     """Leave out hits whose reranker score is below this."""
+    keep_rest: bool = False
+    """Ask ``base`` for ``k`` hits and put those past the shortlist after the reranked ones,
+    in their base order (ranks continue; no reranker score), so a ranking keeps its depth
+    for metrics such as nDCG@10 when the shortlist is shorter than ``k``."""
 
     def _get_relevant_documents(
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun, k: int | None = None
     ) -> list[Document]:
         if not isinstance(query, str) or not query.strip():
             raise EmptyQueryError(str(query), "the query is empty; ask with some words")
-        shortlist = invoke_with_k(self.base, query, self.shortlist_k, run_manager, "shortlist")
-        ranked = self.reranker.rerank(query, shortlist[: self.shortlist_k])
+        limit = k or self.k
+        fetch = max(self.shortlist_k, limit) if self.keep_rest else self.shortlist_k
+        found = invoke_with_k(self.base, query, fetch, run_manager, "shortlist")
+        ranked = self.reranker.rerank(query, found[: self.shortlist_k])
         if self.score_threshold is not None:
             ranked = [d for d in ranked if d.metadata["score"] >= self.score_threshold]
-        return ranked[: k or self.k]
+        if self.keep_rest:
+            for doc in found[self.shortlist_k :]:
+                metadata = {k: v for k, v in doc.metadata.items() if k not in ("score", "rank")}
+                metadata.update(
+                    retrieval_score=doc.metadata.get("score"),
+                    retrieval_rank=doc.metadata.get("rank"),
+                    rank=len(ranked) + 1,
+                )
+                ranked.append(Document(doc.page_content, metadata=metadata, id=doc.id))
+        return ranked[:limit]
 
 
 class CrossEncoderReranker(Reranker):

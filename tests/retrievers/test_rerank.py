@@ -123,3 +123,16 @@ def test_resolve_reranker() -> None:
     assert resolve_reranker(given) is given
     with pytest.raises(ValueError, match="unknown reranker"):
         resolve_reranker("magic")
+
+
+def test_keep_rest_continues_the_base_ranking(book_chunks) -> None:
+    class Reverse(Reranker):
+        def score(self, query, documents):
+            return [float(i) for i in range(len(documents))]
+
+    base = BM25Retriever.from_documents(book_chunks, k=10, require_match=False)
+    retriever = RerankRetriever(base=base, reranker=Reverse(), shortlist_k=3, k=6, keep_rest=True)
+    hits = retriever.invoke("Interstellar film")
+    assert [h.metadata["retrieval_rank"] for h in hits] == [3, 2, 1, 4, 5, 6]
+    assert [h.metadata["rank"] for h in hits] == [1, 2, 3, 4, 5, 6]
+    assert "score" not in hits[3].metadata
