@@ -34,12 +34,11 @@ import os
 import platform
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from langchain_core.documents import Document
-
 from localchain.retrievers import (
     BM25Retriever,
     DenseRetriever,
@@ -175,7 +174,7 @@ def main() -> None:
 
     output: dict[str, Any] = {
         "benchmark": "retrieval_quality",
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {
             "platform": platform.platform(),
             "cpus": os.cpu_count(),

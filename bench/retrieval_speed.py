@@ -34,7 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -70,7 +70,7 @@ def queries(count: int) -> list[str]:
 
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
 def timed_queries(search, questions: list[str]) -> dict[str, float]:
@@ -125,7 +125,6 @@ def worker(side: str, size: int, kind: str, n_queries: int, k: int) -> dict[str,
     t0 = time.perf_counter()
     if side == "localchain":
         from langchain_core.documents import Document
-
         from localchain.retrievers import DenseRetriever, FaissSettings, FaissStore
 
         docs = [Document(t, metadata={"source": "bench"}) for t in texts]
@@ -244,7 +243,7 @@ def main() -> None:
             }
     output = {
         "benchmark": "retrieval_speed",
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {
             "platform": platform.platform(),
             "cpus": os.cpu_count(),
