@@ -98,6 +98,7 @@ def _text_list(value: Any, field: str, fail: Any) -> tuple[list[str], list[str]]
     for position, item in enumerate(value, 1):
         if isinstance(item, str):
             texts.append(item)
+            ids.append("")  # ids stay aligned with positions: a plain text has none
             continue
         content = getattr(item, "page_content", None)
         if content is None and isinstance(item, Mapping):
@@ -108,9 +109,8 @@ def _text_list(value: Any, field: str, fail: Any) -> tuple[list[str], list[str]]
         texts.append(content)
         meta = item.get("metadata", {}) if isinstance(item, Mapping) else item.metadata
         found = (item.get("id") if isinstance(item, Mapping) else item.id) or meta.get("id")
-        if found is not None:
-            ids.append(str(found))
-    return texts, ids
+        ids.append("" if found is None else str(found))
+    return texts, (ids if any(ids) else [])
 
 
 def _judgments(value: Any, fail: Any) -> dict[str, float]:

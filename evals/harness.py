@@ -25,6 +25,7 @@ import platform
 import threading
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from langchain_core.embeddings import Embeddings
@@ -182,7 +183,8 @@ async def aevaluate_rag(
     settings = settings or EvalSettings()
     started_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     started = time.perf_counter()
-    name = dataset if isinstance(dataset, str) else getattr(dataset, "name", None)
+    name = (str(dataset) if isinstance(dataset, str | Path)
+            else f"{len(dataset)} rows given in code")
     if isinstance(dataset, Sequence) and dataset and isinstance(dataset[0], EvalSample):
         samples = list(dataset)  # type: ignore[arg-type]
     else:

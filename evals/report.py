@@ -22,6 +22,7 @@ from pathlib import Path
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from localchain.evals.compare import Comparison
 from localchain.evals.results import EvalResult, MetricSummary, SampleResult
@@ -78,6 +79,7 @@ def score_plot(result: EvalResult, metric: str) -> str:
                    f"{summary.n_not_scorable})", fontsize=9)
     axes.set_xlabel("score", fontsize=8)
     axes.set_ylabel("samples", fontsize=8)
+    axes.yaxis.set_major_locator(MaxNLocator(integer=True))
     axes.tick_params(labelsize=8)
     figure.tight_layout()
     buffer = io.BytesIO()
