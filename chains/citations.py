@@ -72,13 +72,21 @@ def parse_citations(text: str) -> list[int]:
 
 def content_terms(text: str) -> set[str]:
     """The words of ``text`` that count as evidence: the BM25 tokenizer's terms (lowercase,
-    no stop words, numbers kept), cut to their first five letters as a cheap stemmer.
+    no stop words, numbers kept), without a plural "s" and cut to their first five letters,
+    as a cheap stemmer.
 
     Example:
-        >>> sorted(content_terms("The film grossed over $677 million."))
+        >>> sorted(content_terms("The films grossed over $677 million."))
         ['677', 'film', 'gross', 'milli']
     """
-    return {term[:_STEM] for term in book_tokenize(text)}
+    return {_stem(term) for term in book_tokenize(text)}
+
+
+def _stem(term: str) -> str:
+    # A plural "s" goes first, so "film" and "films" agree although "films" has five letters.
+    if len(term) > 3 and term.endswith("s") and not term.endswith("ss"):
+        term = term[:-1]
+    return term[:_STEM]
 
 
 def support(statement: str | set[str], source: str | set[str]) -> float:
@@ -235,6 +243,8 @@ class CitationChecker:
         self._held = ""  # text not decided yet: a possible marker or sentence end
         self._sentence = ""  # the current sentence so far, markers removed
         self._cited: list[int] = []  # valid model citations for the current sentence
+        self._skip_spaces = False  # drop spaces after a marker that began a sentence
+        self._fresh = True  # nothing but markers and spaces since the last sentence end
         self._report = CitationReport()
 
     # -- streaming -----------------------------------------------------------------------
@@ -274,9 +284,13 @@ class CitationChecker:
             match = _MARKERS.match(text)
             if match:
                 self._take_markers(match.group(0))
+                # "[1] The film...": the space after a leading marker goes with it.
+                self._skip_spaces = self._fresh
                 return "", match.end()
             if not final and _may_become_markers(text):
                 return "", 0
+            if self._skip_spaces and text[0] != "[":
+                return "", len(text) - len(text.lstrip(" \t"))
         elif text[0] in ".!?":
             match = _MARKERS.match(text, 1)
             end = match.end() if match else 1
@@ -291,6 +305,7 @@ class CitationChecker:
                 return text[0] + self._close_sentence(), end
         elif text[0] == "\n":
             return self._close_sentence() + "\n", 1
+        self._skip_spaces = self._fresh = False
         stop = _next_special(text)
         self._sentence += text[:stop]
         return text[:stop], stop
@@ -310,6 +325,7 @@ class CitationChecker:
 
     def _close_sentence(self, *, last: bool = False) -> str:
         """Record the finished sentence; return its citation markers (or "")."""
+        self._fresh = True
         sentence = self._sentence.strip()
         terms = content_terms(sentence)
         if len(terms) < self.min_terms and not last:

@@ -7,8 +7,9 @@
   (:func:`localchain.retrievers.hybrid.reciprocal_rank_fusion`).
 - :class:`MultiHopRetriever` searches, asks the model what is still missing, and searches
   again on what was found.
-- :class:`RouterRetriever` lets the model choose a data source by name; on llama.cpp the
-  choice is decoded under a grammar that allows only the route names (:func:`query_router`).
+- :class:`RouterRetriever` chooses a data source by name: the model decides, on llama.cpp
+  under a grammar that allows only the route names (:func:`query_router`), or the
+  embeddings do, by similarity to each source's description (:func:`embedding_router`).
 
 Each is a Runnable or a LangChain ``BaseRetriever``, so it plugs into :func:`.rag_chain` (or
 anything else that takes a retriever). The model steps are Runnables from text to text, so
@@ -29,12 +30,14 @@ from typing import Any
 
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
+from langchain_core.embeddings import Embeddings
 from langchain_core.language_models import BaseLanguageModel
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.retrievers import BaseRetriever
 from langchain_core.runnables import Runnable, RunnableLambda
 from localchain.chains.rag import supports_grammar
+from localchain.retrievers.bm25 import book_tokenize
 from localchain.retrievers.hybrid import reciprocal_rank_fusion
 from pydantic import ConfigDict, Field, model_validator
 
@@ -49,7 +52,10 @@ __all__ = [
     "MultiHopRetriever",
     "MultiQueryRetriever",
     "RouterRetriever",
+    "checked_query",
+    "embedding_router",
     "follow_up_query",
+    "keyword_query",
     "query_rewriter",
     "query_router",
     "sub_queries",
@@ -130,12 +136,77 @@ def _first_line(text: str) -> str:
     return ""
 
 
+def keyword_query(text: str) -> str:
+    """The content words of ``text``, in order, without repeats: a search query that needs no
+    model (the book's BM25 tokenizer: lowercase, no stop words or punctuation).
+
+    Example:
+        >>> keyword_query("I saw a dolphin on holiday - where do dolphins live?")
+        'saw dolphin holiday dolphins live'
+    """
+    return " ".join(dict.fromkeys(book_tokenize(text)))
+
+
+def _words(text: str) -> set[str]:
+    """Whole content words (plural "s" removed): stricter than the citation check's
+    five-letter stems, under which "internet" would match "Interstellar"."""
+    return {
+        w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w
+        for w in book_tokenize(text)
+    }
+
+
+def _last_exchange(chat_history: str) -> str:
+    """The text of the last human message and the answer after it in a transcript, without
+    the speakers' labels."""
+    last = re.split(r"^(?=Human:)", chat_history, flags=re.MULTILINE)[-1]
+    return re.sub(r"^(Human|AI|System):", "", last, flags=re.MULTILINE)
+
+
+def checked_query(value: Mapping[str, Any], rewrite: str) -> str:
+    """The rewrite if it is a usable search query for ``value``, else one built without it.
+
+    Usable: one line (the first non-empty one, without a "Search query:" label or quotes) that
+    shares a content word with the message, and - when there is a chat history - also a
+    content word with the conversation that the message does not already have (the follow-up
+    was actually resolved). Otherwise the fallback is :func:`keyword_query` of the message,
+    plus, with a history, the content words of the last exchange: "When did it premiere?"
+    after a turn about Interstellar searches for "did premiere directed interstellar ...".
+
+    Example:
+        >>> history = "Human: Who directed Interstellar?\\nAI: Christopher Nolan."
+        >>> checked_query({"question": "When did it premiere?", "chat_history": history},
+        ...               "When did it premiere?")
+        'did premiere directed interstellar christopher nolan'
+        >>> checked_query({"question": "When did it premiere?", "chat_history": history},
+        ...               "Search query: Interstellar premiere date")
+        'Interstellar premiere date'
+    """
+    question = str(value["question"])
+    history = str(value.get("chat_history") or "")
+    line = _first_line(rewrite)
+    terms = _words(line)
+    asked = _words(question)
+    ok = bool(line) and len(line.split()) <= 32 and (not asked or bool(terms & asked))
+    if ok and history.strip():
+        ok = bool(terms & (_words(history) - asked))
+    if ok:
+        return line
+    if not history.strip():
+        return keyword_query(question) or question
+    words = book_tokenize(question) + book_tokenize(_last_exchange(history))
+    return " ".join(dict.fromkeys(words))[:300] or question
+
+
 def query_rewriter(llm: BaseLanguageModel) -> Runnable[Any, str]:
     """A Runnable from a chat message (or ``{"question", "chat_history"}``) to a search query.
 
     With a non-empty ``chat_history`` the follow-up is rewritten as a standalone query
     (:data:`CONDENSE_PROMPT`), else the message is shortened (:data:`REWRITE_PROMPT`). On
-    llama.cpp the query is decoded as one line. An empty rewrite falls back to the message.
+    llama.cpp the query is decoded as one line. Every rewrite goes through
+    :func:`checked_query`, which replaces an unusable one (a refusal, a copy of the
+    conversation, an unresolved "it") with a query built from the words themselves; on the
+    embedded 135M model that fallback is what usually runs.
 
     Example:
         >>> rewrite = query_rewriter(llm)                                  # doctest: +SKIP
@@ -148,24 +219,21 @@ def query_rewriter(llm: BaseLanguageModel) -> Runnable[Any, str]:
     def pick(value: dict[str, Any]) -> Runnable[dict[str, Any], str]:
         return condense if str(value.get("chat_history") or "").strip() else plain
 
-    def fallback(pair: tuple[dict[str, Any], str]) -> str:
-        value, text = pair
-        return _first_line(text) or value["question"]
-
     def run(value: Any, config: Any) -> str:
         data = _question(value)
-        return fallback((data, pick(data).invoke(data, config)))
+        return checked_query(data, pick(data).invoke(data, config))
 
     async def arun(value: Any, config: Any) -> str:
         data = _question(value)
-        return fallback((data, await pick(data).ainvoke(data, config)))
+        return checked_query(data, await pick(data).ainvoke(data, config))
 
     return RunnableLambda(run, afunc=arun, name="query_rewriter")
 
 
 def sub_queries(llm: BaseLanguageModel, n: int = 3) -> Runnable[Any, list[str]]:
     """A Runnable from a question to at most ``n`` sub-queries (one per line of the answer;
-    duplicates and empty lines removed; on llama.cpp decoded as at most ``n`` lines).
+    duplicates, empty lines and lines sharing no content word with the question removed;
+    on llama.cpp decoded as at most ``n`` lines).
 
     Example:
         >>> sub_queries(llm, n=2).invoke("Is Tenet longer than Dunkirk?")  # doctest: +SKIP
@@ -175,19 +243,28 @@ def sub_queries(llm: BaseLanguageModel, n: int = 3) -> Runnable[Any, list[str]]:
         raise ValueError(f"n must be at least 1, got {n}")
     generate = _generate(llm, MULTI_QUERY_PROMPT, _line_grammar(n), "sub_queries")
 
-    def split(text: str) -> list[str]:
+    def split(value: dict[str, Any], text: str) -> list[str]:
+        asked = _words(value["question"])
         queries: list[str] = []
         for line in text.splitlines():
-            line = re.sub(r"^\s*(?:[-*]|\d+[.)])\s*", "", line).strip().strip('"').strip()
-            if line and line.lower() not in {q.lower() for q in queries}:
+            line = re.sub(r"^\s*(?:[-*]|\d+[.)])\s*", "", line).strip().strip("\"'").strip()
+            # A line about none of the question's words is noise (small models echo the
+            # prompt or invent topics); it would only pull unrelated documents in.
+            if not line or (asked and not _words(line) & asked):
+                continue
+            if line.lower() not in {q.lower() for q in queries}:
                 queries.append(line)
         return queries[:n]
 
-    return (
-        RunnableLambda(lambda value: {**_question(value), "n": n}, name="inputs")
-        | generate
-        | RunnableLambda(split, name="split_lines")
-    ).with_config(run_name="sub_queries")
+    def run(value: Any, config: Any) -> list[str]:
+        data = {**_question(value), "n": n}
+        return split(data, generate.invoke(data, config))
+
+    async def arun(value: Any, config: Any) -> list[str]:
+        data = {**_question(value), "n": n}
+        return split(data, await generate.ainvoke(data, config))
+
+    return RunnableLambda(run, afunc=arun, name="sub_queries")
 
 
 def follow_up_query(llm: BaseLanguageModel) -> Runnable[dict[str, Any], str]:
@@ -273,6 +350,7 @@ class MultiHopRetriever(BaseRetriever):
     text found so far; the search stops early when the follow-up is empty, repeats an
     earlier query, or finds nothing new. Results are the hops' documents in hop order,
     without repeats, each with ``metadata["hop"]`` (1-based) and ``metadata["hop_query"]``.
+    A follow-up sharing no content word with the question or the findings also stops it.
 
     Example:
         >>> hops = MultiHopRetriever(retriever=bm25, llm=llm, hops=2)       # doctest: +SKIP
@@ -331,6 +409,9 @@ class MultiHopRetriever(BaseRetriever):
             next_query = " ".join(str(next_query).split())
             if not next_query or next_query.lower() in {q.lower() for q in asked}:
                 break
+            # A query about nothing in the question or the findings is a model's wandering.
+            if not _words(next_query) & _words(f"{query} {text}"):
+                break
         return found
 
 
@@ -371,6 +452,67 @@ def query_router(
     ).with_config(run_name="query_router")
 
 
+def embedding_router(
+    routes: Mapping[str, str],
+    embeddings: Embeddings | None = None,
+    *,
+    min_similarity: float | None = None,
+    default: str | None = None,
+) -> Runnable[Any, str]:
+    """A Runnable from a question to the route whose description is most similar to it
+    (cosine of embeddings: no generation, so it works as well on the embedded setup as the
+    embedding model does).
+
+    Measured with the bundled all-MiniLM-L6-v2 on "movies: films, actors, directors and box
+    office" vs "cooking: recipes, ingredients and baking": 8 of 8 clear questions routed
+    right, where the 135M chat model under a route-name grammar got 4 of 8 (chance).
+
+    Args:
+        routes: Name -> description of what the data source holds.
+        embeddings: Any LangChain ``Embeddings`` (default: the bundled MiniLM).
+        min_similarity: Below this best cosine, answer ``default`` (or raise RouteError).
+        default: The route for questions no description is similar enough to.
+
+    Example:
+        >>> router = embedding_router({"movies": "films, actors, directors and box office",
+        ...                            "cooking": "recipes, ingredients and baking"})  # doctest: +SKIP
+        >>> router.invoke("How long should I bake bread?")                 # doctest: +SKIP
+        'cooking'
+    """
+    names = list(routes)
+    if not names:
+        raise ValueError("give at least one route")
+    if default is not None and default not in routes:
+        raise ValueError(f"default {default!r} is not a route ({', '.join(names)})")
+    vectors: list[list[float]] = []
+
+    def choose(question: Any) -> str:
+        nonlocal embeddings
+        text = _question(question)["question"]
+        if embeddings is None:
+            from localchain.retrievers.embeddings import default_embeddings
+
+            embeddings = default_embeddings()
+        if not vectors:
+            vectors.extend(embeddings.embed_documents([f"{n}: {routes[n]}" for n in names]))
+        query = embeddings.embed_query(text)
+        scores = [_cosine(query, vector) for vector in vectors]
+        best = max(range(len(names)), key=lambda i: scores[i])
+        if min_similarity is not None and scores[best] < min_similarity:
+            if default is not None:
+                return default
+            raise RouteError(f"(best similarity {scores[best]:.3f} < {min_similarity})", names)
+        return names[best]
+
+    return RunnableLambda(choose, name="embedding_router")
+
+
+def _cosine(a: list[float], b: list[float]) -> float:
+    dot = sum(x * y for x, y in zip(a, b, strict=True))
+    norm = (sum(x * x for x in a) * sum(y * y for y in b)) ** 0.5
+    return dot / norm if norm else 0.0
+
+
 def _gbnf_string(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
@@ -409,9 +551,12 @@ class RouterRetriever(BaseRetriever):
     descriptions: dict[str, str] = Field(default_factory=dict)
     """What each data source holds, for the model (default: its name)."""
     llm: BaseLanguageModel | None = None
-    """The model that chooses (not needed when ``router`` is given)."""
+    """The model that chooses (:func:`query_router`)."""
+    embeddings: Embeddings | None = None
+    """Choose by similarity to the descriptions instead (:func:`embedding_router`); more
+    reliable than a small chat model."""
     router: Runnable[Any, str] | None = None
-    """Question -> route name; default :func:`query_router` on ``llm``."""
+    """Question -> route name; overrides ``llm`` and ``embeddings``."""
     default: str | None = None
     """The route when a model's answer names none (models without grammar support)."""
 
@@ -423,10 +568,13 @@ class RouterRetriever(BaseRetriever):
         if unknown:
             raise ValueError(f"descriptions for unknown routes: {sorted(unknown)}")
         if self.router is None:
-            if self.llm is None:
-                raise ValueError("give llm= (or router=) to choose the route")
             routes = {name: self.descriptions.get(name, name) for name in self.retrievers}
-            self.router = query_router(self.llm, routes, default=self.default)
+            if self.embeddings is not None:
+                self.router = embedding_router(routes, self.embeddings, default=self.default)
+            elif self.llm is not None:
+                self.router = query_router(self.llm, routes, default=self.default)
+            else:
+                raise ValueError("give llm=, embeddings= or router= to choose the route")
         return self
 
     def route(self, question: str, config: Any = None) -> str:

@@ -14,6 +14,7 @@ import localchain.chains.rag_chat
 import localchain.chains.rag_query
 import pytest
 from langchain_core.documents import Document
+from langchain_core.embeddings import Embeddings
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
@@ -25,6 +26,7 @@ from localchain.chains import (
     RagChatbot,
     RouterRetriever,
     conversational_rag_chain,
+    embedding_router,
     query_rewriter,
     query_router,
     rag_chain,
@@ -296,15 +298,30 @@ def test_query_rewriter_plain_and_with_history() -> None:
         }
     )
     assert condensed == "Interstellar premiere date"
-    assert rewrite.invoke("fallback please") == "fallback please"  # empty rewrite
+    assert rewrite.invoke("Dolphins, please?") == "dolphins"  # empty rewrite: keywords
+
+
+def test_unusable_rewrites_fall_back_to_the_words() -> None:
+    refusal = "I'm sorry, but as an AI I cannot browse the internet."
+    rewrite = query_rewriter(fake(refusal, "When did it premiere?", "Human: Who directed it?"))
+    assert rewrite.invoke("I watched Interstellar, how much money did it make?") == (
+        "watched interstellar money did make"
+    )
+    history = "Human: Who directed Interstellar?\nAI: Christopher Nolan directed it."
+    follow_up = {"question": "When did it premiere?", "chat_history": history}
+    expected = "did premiere directed interstellar christopher nolan"
+    assert rewrite.invoke(follow_up) == expected  # unresolved "it"
+    assert rewrite.invoke(follow_up) == expected  # a copy of the conversation
 
 
 def test_sub_queries_parse_lines() -> None:
-    llm = fake("1. Tenet budget\n- Dunkirk budget\n\nTenet budget\n* third\nfourth")
-    assert sub_queries(llm, n=3).invoke("Compare budgets") == [
+    llm = fake(
+        "1. Tenet budget\n- Dunkirk budget\n\nTenet budget\n* cooking pasta\nDunkirk cast\nx"
+    )
+    assert sub_queries(llm, n=3).invoke("Compare the budgets of Tenet and Dunkirk") == [
         "Tenet budget",
         "Dunkirk budget",
-        "third",
+        "Dunkirk cast",
     ]
     with pytest.raises(ValueError):
         sub_queries(llm, n=0)
@@ -326,8 +343,9 @@ def test_multi_query_fuses_with_rrf() -> None:
 
 def test_multi_query_with_a_model_includes_the_question() -> None:
     bm25 = BM25Retriever.from_documents(FILMS, k=1)
-    multi = MultiQueryRetriever(retriever=bm25, llm=fake("gross\nNolan"), n_queries=2)
-    assert multi.queries("premiere") == ["premiere", "gross", "Nolan"]
+    llm = fake("Nolan film\nbaking\npremiere")
+    multi = MultiQueryRetriever(retriever=bm25, llm=llm, n_queries=3)
+    assert multi.queries("Nolan film premiere") == ["Nolan film premiere", "Nolan film", "premiere"]
 
 
 def test_multi_hop_searches_again_on_what_was_found() -> None:
@@ -336,23 +354,26 @@ def test_multi_hop_searches_again_on_what_was_found() -> None:
 
     def follow(value: dict[str, Any]) -> str:
         asked.append(value)
-        return "worldwide gross"
+        return "film worldwide gross"
 
     hops = MultiHopRetriever(retriever=bm25, follow_up=RunnableLambda(follow), hops=3)
-    docs = hops.invoke("How much did the Nolan film make?")
+    docs = hops.invoke("How much money did the Christopher Nolan movie make?")
     assert [d.id for d in docs] == ["d1", "d2"]
     assert [d.metadata["hop"] for d in docs] == [1, 2]
-    assert docs[1].metadata["hop_query"] == "worldwide gross"
+    assert docs[1].metadata["hop_query"] == "film worldwide gross"
     assert "Christopher Nolan" in asked[0]["found"]
-    assert len(asked) == 2  # the third hop would repeat "worldwide gross": stopped
+    assert len(asked) == 2  # the third hop would repeat the query: stopped
 
 
 def test_multi_hop_with_a_model_and_budget() -> None:
     bm25 = BM25Retriever.from_documents(FILMS, k=1)
     hops = MultiHopRetriever(retriever=bm25, llm=fake("premiered Los Angeles"), hops=1)
     assert [d.id for d in hops.invoke("Nolan film")] == ["d1"]  # one hop: no model call
-    two = MultiHopRetriever(retriever=bm25, llm=fake("Query: premiered Los Angeles"), hops=2)
+    llm = fake("Query: Interstellar premiered Los Angeles")
+    two = MultiHopRetriever(retriever=bm25, llm=llm, hops=2)
     assert [d.id for d in two.invoke("Nolan film")] == ["d1", "d3"]
+    wandering = MultiHopRetriever(retriever=bm25, llm=fake("Bake bread at 200 C"), hops=2)
+    assert [d.id for d in wandering.invoke("Nolan film")] == ["d1"]
 
 
 def test_router_picks_a_named_route() -> None:
@@ -385,6 +406,39 @@ def test_router_retriever_searches_the_chosen_source() -> None:
     assert scripted.invoke("bread dough")[0].metadata["route"] == "cooking"
     with pytest.raises(ValueError, match="unknown routes"):
         RouterRetriever(retrievers={"movies": movies}, descriptions={"x": "y"}, llm=fake("x"))
+
+
+def test_embedding_router_and_router_retriever_with_embeddings() -> None:
+    class KeywordEmbeddings(Embeddings):
+        """Two dimensions: film words and cooking words."""
+
+        def embed_query(self, text: str) -> list[float]:
+            words = text.lower().replace(",", " ").replace("?", " ").replace(":", " ").split()
+            film = sum(w in {"films", "film", "actors", "directed", "movies"} for w in words)
+            food = sum(w in {"recipes", "bake", "bread", "cooking"} for w in words)
+            return [float(film), float(food)]
+
+        def embed_documents(self, texts: list[str]) -> list[list[float]]:
+            return [self.embed_query(t) for t in texts]
+
+    routes = {"movies": "films, actors", "cooking": "recipes"}
+    router = embedding_router(routes, KeywordEmbeddings())
+    assert router.invoke("Who directed the film?") == "movies"
+    assert router.invoke({"question": "How to bake bread?"}) == "cooking"
+    strict = embedding_router(routes, KeywordEmbeddings(), min_similarity=0.5, default="movies")
+    assert strict.invoke("What is the mass of the moon?") == "movies"
+    with pytest.raises(RouteError):
+        embedding_router(routes, KeywordEmbeddings(), min_similarity=0.5).invoke("moon?")
+    movies = BM25Retriever.from_documents(FILMS, k=1)
+    recipes = BM25Retriever.from_texts(["Bake the bread dough for forty minutes"], k=1)
+    by_meaning = RouterRetriever(
+        retrievers={"movies": movies, "cooking": recipes},
+        descriptions=routes,
+        embeddings=KeywordEmbeddings(),
+    )
+    assert by_meaning.invoke("bake bread")[0].metadata["route"] == "cooking"
+    with pytest.raises(ValueError, match="llm=, embeddings= or router="):
+        RouterRetriever(retrievers={"movies": movies})
 
 
 # -- conversational RAG ------------------------------------------------------------------
