@@ -151,6 +151,12 @@ def assert_scores(
         pytest.fail(format_failure(result, failures, worst), pytrace=False)
 
 
+@pytest.fixture(name="assert_scores")
+def _assert_scores_fixture() -> Callable[..., None]:
+    """The :func:`assert_scores` helper, as a fixture."""
+    return assert_scores
+
+
 @pytest.fixture(scope="session")
 def judge() -> Any:
     """The judge of the session's evaluations: the embedded model, schema-constrained."""
