@@ -18,7 +18,9 @@ Pipelines: ``bm25``, ``dense``, ``hybrid`` (RRF, k=60), and ``hybrid+<reranker>`
 are ranking metrics. A reranked ranking is the reranked shortlist followed by the rest of
 the hybrid ranking.
 
-Metrics: recall@5, nDCG@10 (linear gains), MRR, plus wall time per pipeline.
+Metrics: recall@5, nDCG@10 (linear gains), MRR, plus wall time per pipeline. With the pydoc
+set it also reports the best dense cosine of the questions and of 15 off-topic questions
+(``bench/data/offtopic_questions.txt``), the data behind the default relevance threshold.
 
 Run:  .venv/bin/python bench/retrieval_quality.py [--set pydoc|cranfield|both]
           [--rerank llm --shortlist 10] [--limit N]
@@ -158,6 +160,39 @@ def evaluate(
     }
 
 
+def threshold_data(limit: int | None) -> dict[str, Any]:
+    """Best dense cosine of answerable questions (pydoc set) and of off-topic ones
+    (``bench/data/offtopic_questions.txt``) over the pydoc chunks: where a relevance
+    threshold can go."""
+    from localchain.retrievers import MINILM_RELEVANCE_THRESHOLD
+
+    chunks, queries, _ = pydoc_set(limit)
+    store = FaissStore.from_documents(chunks, default_embeddings())
+    offtopic = [q for q in (HERE / "data" / "offtopic_questions.txt").read_text().splitlines() if q]
+
+    def best(question: str) -> float:
+        return round(store.similarity_search_with_score(question, k=1)[0][1], 4)
+
+    answerable = sorted(best(q) for q in queries.values())
+    unanswerable = sorted(best(q) for q in offtopic)
+    cut = MINILM_RELEVANCE_THRESHOLD
+    return {
+        "threshold": cut,
+        "answerable_best_cosine": {
+            "min": answerable[0],
+            "median": answerable[len(answerable) // 2],
+            "below_threshold": sum(c < cut for c in answerable),
+            "n": len(answerable),
+        },
+        "offtopic_best_cosine": {
+            "max": unanswerable[-1],
+            "median": unanswerable[len(unanswerable) // 2],
+            "at_or_above_threshold": sum(c >= cut for c in unanswerable),
+            "n": len(unanswerable),
+        },
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--set", choices=["pydoc", "cranfield", "both"], default="both")
@@ -191,6 +226,8 @@ def main() -> None:
             "cranfield", *cranfield_set(args.limit), args.rerank, args.shortlist, 100
         )
         output["cranfield"]["reference"] = CRANFIELD_REFERENCE
+    if args.set in ("pydoc", "both"):
+        output["threshold"] = threshold_data(args.limit)
     text = json.dumps(output, indent=2)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text + "\n")
