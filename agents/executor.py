@@ -42,7 +42,7 @@ from localchain.agents.result import AgentResult, ReActStep, StoppedReason
 from localchain.agents.tool_call import call_tool
 from localchain.agents.trace import TracePrinter
 from localchain.memory import Memory
-from pydantic import ConfigDict, Field, PrivateAttr, field_validator, model_validator
+from pydantic import ConfigDict, Field, PrivateAttr, field_validator
 
 from localchain.errors import ChainInputError, ConfigError, ContextOverflowError
 
@@ -142,8 +142,13 @@ class ReActAgent(RunnableSerializable[dict[str, Any] | str, dict[str, Any]]):
                 raise ValueError(f"tool name {name!r} cannot be written in a ReAct step")
         return tools
 
-    @model_validator(mode="after")
-    def _build(self) -> ReActAgent:
+    def __init__(self, **data: Any) -> None:
+        super().__init__(**data)
+        # Built after validation, so configuration errors reach the caller as themselves
+        # rather than wrapped in a pydantic ValidationError.
+        self._build()
+
+    def _build(self) -> None:
         if self.llm is None:
             from localchain.models.registry import load_chat_model
 
@@ -162,7 +167,6 @@ class ReActAgent(RunnableSerializable[dict[str, Any] | str, dict[str, Any]]):
             ground_numbers=self.ground_numbers,
             max_parse_retries=self.guards.max_parse_retries,
         )
-        return self
 
     @property
     def uses_grammar(self) -> bool:

@@ -152,13 +152,16 @@ def parse_step(
     rest = text[line_end + 1 :] if line_end >= 0 else ""
     tool_input: str | None = None
     call = _CALL.match(written)
-    tool, repaired = match_tool_name(written, tool_names)
-    if tool is None and call:
+    tool: str | None = None
+    repaired = False
+    if call:  # "calculator(17 * 23)": the name outside, the input inside the parentheses
         tool, _ = match_tool_name(call.group(1), tool_names)
         if tool is not None:
             tool_input = call.group(2)
             repaired = True
             repairs.append("input in parentheses")
+    if tool is None:
+        tool, repaired = match_tool_name(written, tool_names)
     if tool is None:
         names = ", ".join(tool_names)
         raise StepParseError(

@@ -1,0 +1,40 @@
+"""`localchain agent` as a user runs it: a subprocess, JSON on stdout, the real model."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "localchain", "agent", *args],
+        capture_output=True, text=True, timeout=300, cwd=cwd,
+    )  # fmt: skip
+
+
+def test_json_output(tmp_path: Path) -> None:
+    done = run_cli("What is 17 * 23?", "--tools", "calculator", "--json", "--n-ctx", "2048",
+                   "--verbose", cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)  # exactly one JSON object: the trace went to stderr
+    assert set(data) >= {"input", "output", "intermediate_steps", "stopped_reason"}
+    assert data["input"] == "What is 17 * 23?"
+    assert "391" in data["output"]
+    assert data["intermediate_steps"][0] == {
+        "tool": "calculator", "tool_input": "17 * 23", "observation": "391",
+    }  # fmt: skip
+    assert data["stopped_reason"] in ("final_answer", "repeated_action", "stalled")
+    assert "Action: calculator" in done.stderr
+
+
+def test_unknown_tool_is_a_usage_error(tmp_path: Path) -> None:
+    done = run_cli("hi", "--tools", "calculator,weather", cwd=tmp_path)
+    assert done.returncode == 2
+    assert "unknown tool(s) weather" in done.stderr
