@@ -14,7 +14,7 @@ Example:
     >>> from localchain.retrievers.embeddings import default_embeddings
     >>> from localchain.retrievers.faiss_store import FaissStore
     >>> store = FaissStore.from_texts(
-    ...     ["The film grossed $677 million.", "It stars Matthew McConaughey."],
+    ...     ["The film grossed $677 million.", "Cats purr when they are content."],
     ...     default_embeddings(),
     ... )
     >>> retriever = DenseRetriever(store=store, k=2, score_threshold=MINILM_RELEVANCE_THRESHOLD)

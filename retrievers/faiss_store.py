@@ -22,7 +22,7 @@ Example:
     >>> store = FaissStore.from_texts(["Cats purr.", "Dogs bark."], default_embeddings())
     >>> doc, score = store.similarity_search_with_score("a barking dog", k=1)[0]
     >>> doc.page_content, round(score, 2)
-    ('Dogs bark.', 0.69)
+    ('Dogs bark.', 0.82)
 """
 
 from __future__ import annotations
@@ -63,8 +63,8 @@ class FaissStore(VectorStore):
         ...                       metadatas=[{"source": "moon"}, {"source": "mars"}])
         >>> [d.page_content for d in store.similarity_search("red planet", k=1)]
         ['Mars is red.']
-        >>> store.similarity_search("red planet", k=1, filter={"source": "moon"})[0].metadata
-        {'source': 'moon'}
+        >>> store.similarity_search("red planet", k=1, filter={"source": "moon"})[0].page_content
+        'The Moon orbits Earth.'
         >>> store.delete([ids[1]]), len(store)
         (True, 1)
     """

@@ -102,8 +102,9 @@ class RerankRetriever(BaseRetriever):
         ...     def score(self, query, documents):
         ...         return list(range(len(documents)))
         >>> base = BM25Retriever.from_texts(["dogs bark", "dogs bark at the dogs"])
-        >>> RerankRetriever(base=base, reranker=Reverse(), shortlist_k=2, k=1).invoke("dogs")[0].page_content
-        'dogs bark'
+        >>> top = RerankRetriever(base=base, reranker=Reverse(), shortlist_k=2, k=1).invoke("dogs")[0]
+        >>> top.metadata["retrieval_rank"]  # the base's second hit is now first
+        2
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)

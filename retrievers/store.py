@@ -122,7 +122,7 @@ class Index:
         >>> report.added, report.removed
         (1, 1)
         >>> index.search("what do cats do", mode="bm25", k=1)[0].page_content
-        'Cats purr loudly.'
+        '# Cats\\n\\nCats purr loudly.'
     """
 
     def __init__(

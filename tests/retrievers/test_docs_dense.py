@@ -26,7 +26,9 @@ def test_dense_hybrid_rerank_and_store_examples_run(book_chunks) -> None:
     from localchain.retrievers.chunking import SeparatorChunker
 
     namespace: dict[str, object] = {
-        "chunks": book_chunks, "Path": Path, "interstellar": INTERSTELLAR,
+        "chunks": book_chunks,
+        "Path": Path,
+        "interstellar": INTERSTELLAR,
         "SeparatorChunker": SeparatorChunker,
     }
     printed = io.StringIO()
