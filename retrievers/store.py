@@ -9,7 +9,8 @@ Layout of a store folder::
 
 Every update writes a complete new generation folder, then replaces ``manifest.json``
 (atomically) to point at it, then removes the old one: a crash mid-update leaves the
-previous index intact. One writer at a time per folder; readers are never disturbed.
+previous index intact. Writers take an advisory lock (``DIR/.writer.lock``) and reload the
+store if another process updated it meanwhile; readers are never disturbed.
 
 Re-indexing a changed folder embeds only what changed: chunk ids hash the source and the
 text (:func:`.chunking.chunk_id`), so :func:`.chunking.diff_chunks` says which chunks are
@@ -29,7 +30,6 @@ Example:
 
 from __future__ import annotations
 
-import json
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
@@ -51,45 +51,23 @@ from localchain.retrievers.faiss_io import load_faiss_store, save_faiss_store, w
 from localchain.retrievers.faiss_store import FaissSettings, FaissStore
 from localchain.retrievers.hybrid import HybridRetriever
 from localchain.retrievers.loaders import SkippedFile, load_documents
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from localchain.retrievers.store_manifest import (
+    MANIFEST,
+    EmbeddingInfo,
+    StoreManifest,
+    generation_folder,
+    read_manifest,
+    writer_lock,
+)
+from pydantic import BaseModel, Field
 
-from localchain.errors import EmptyCorpusError, IndexFormatError
+from localchain.errors import EmptyCorpusError
 
 __all__ = ["Index", "IndexReport", "Mode", "StoreManifest", "open_retriever"]
 
 Mode = Literal["dense", "bm25", "hybrid", "rerank"]
-FORMAT = "localchain.store"
-VERSION = 1
-MANIFEST = "manifest.json"
 # Compact an HNSW graph when deleted nodes pass this share of the live ones.
 _COMPACT_SHARE = 0.2
-
-
-class EmbeddingInfo(BaseModel):
-    """The embedding model a store was built with."""
-
-    name: str
-    dimension: int
-
-
-class StoreManifest(BaseModel):
-    """``manifest.json``: what a store holds and how it was built."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    format: Literal["localchain.store"] = FORMAT
-    version: int = VERSION
-    embedding: EmbeddingInfo
-    chunker: ChunkerSpec
-    faiss: FaissSettings
-    generation: int = 0
-    """Number of the ``gen-NNNNNN`` folder holding the current data."""
-    roots: list[str] = Field(default_factory=list)
-    """Files and folders indexed into the store (absolute paths)."""
-    chunks: int = 0
-    sources: int = 0
-    created_at: str = ""
-    updated_at: str = ""
 
 
 class IndexReport(BaseModel):
@@ -201,9 +179,9 @@ class Index:
             EmbeddingMismatchError: ``embeddings`` are not the model the store was built with.
         """
         folder = Path(store_dir).resolve()
-        manifest = _read_manifest(folder)
+        manifest = read_manifest(folder)
         emb = embeddings or default_embeddings()
-        data = folder / _generation(manifest.generation)
+        data = folder / generation_folder(manifest.generation)
         dense = load_faiss_store(data / "dense", emb)
         bm25 = BM25Retriever.load(data / "bm25.json")
         return cls(folder, manifest, dense, bm25, emb)
@@ -218,7 +196,14 @@ class Index:
         Chunks of files under ``path`` that are gone or changed are removed, new text is
         embedded, the rest is kept. Other roots indexed into the same store are untouched.
         """
-        root = Path(path).resolve()
+        with writer_lock(self.folder):
+            # Another process may have updated the store since this one opened it.
+            self._refresh()
+            return self._update(Path(path).resolve(), progress, load_options)
+
+    def _update(
+        self, root: Path, progress: bool | None, load_options: dict[str, Any]
+    ) -> IndexReport:
         report = IndexReport(store=str(self.folder), path=str(root))
         try:
             loaded = load_documents(root, progress=progress, **load_options)
@@ -251,15 +236,29 @@ class Index:
             self.dense.compact()
         if str(root) not in self.manifest.roots:
             self.manifest.roots.append(str(root))
-        self.save()
+        self._save()
         report.total = len(self.bm25)
         return report
 
     def save(self) -> None:
         """Write a new generation, point the manifest at it, remove the old one."""
+        with writer_lock(self.folder):
+            self._save()
+
+    def _refresh(self) -> None:
+        if not (self.folder / MANIFEST).is_file():
+            return
+        current = read_manifest(self.folder)
+        if current.generation != self.manifest.generation:
+            data = self.folder / generation_folder(current.generation)
+            self.dense = load_faiss_store(data / "dense", self.embeddings)
+            self.bm25 = BM25Retriever.load(data / "bm25.json")
+            self.manifest = current
+
+    def _save(self) -> None:
         old = self.manifest.generation
         new = old + 1
-        data = self.folder / _generation(new)
+        data = self.folder / generation_folder(new)
         if data.exists():  # left by a crashed update; never referenced by the manifest
             shutil.rmtree(data)
         save_faiss_store(self.dense, data / "dense")
@@ -275,7 +274,7 @@ class Index:
         )
         write_atomic(self.folder / MANIFEST, manifest.model_dump_json(indent=2).encode("utf-8"))
         self.manifest = manifest
-        shutil.rmtree(self.folder / _generation(old), ignore_errors=True)
+        shutil.rmtree(self.folder / generation_folder(old), ignore_errors=True)
 
     # --- search ----------------------------------------------------------------------
 
@@ -359,33 +358,6 @@ def open_retriever(
     return index.retriever(
         mode, k=k, threshold=threshold, reranker=reranker, shortlist_k=shortlist_k
     )
-
-
-def _read_manifest(folder: Path) -> StoreManifest:
-    file = folder / MANIFEST
-    if not file.is_file():
-        reason = "no such folder" if not folder.exists() else f"no {MANIFEST} in it"
-        raise IndexFormatError(
-            str(folder), f"{reason}; build one with `localchain index PATH --store {folder}`"
-        )
-    try:
-        raw = json.loads(file.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise IndexFormatError(str(folder), f"{MANIFEST} is not JSON ({err})") from err
-    if not isinstance(raw, dict) or raw.get("format") != FORMAT:
-        raise IndexFormatError(str(folder), f"{MANIFEST} is not a {FORMAT} manifest")
-    if raw.get("version") != VERSION:
-        raise IndexFormatError(
-            str(folder), f"store format version {raw.get('version')!r}, expected {VERSION}"
-        )
-    try:
-        return StoreManifest.model_validate(raw)
-    except ValidationError as err:
-        raise IndexFormatError(str(folder), f"malformed {MANIFEST} ({err})") from err
-
-
-def _generation(number: int) -> str:
-    return f"gen-{number:06d}"
 
 
 def _under(source: Any, root: Path) -> bool:

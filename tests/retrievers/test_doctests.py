@@ -20,6 +20,7 @@ MODULES = [
     "cohere_api",
     "chunker_spec",
     "store",
+    "store_manifest",
     "llamacpp_embeddings",
 ]
 

@@ -79,7 +79,11 @@ def test_manifest_and_layout(corpus: Path, tmp_path: Path) -> None:
         "settings": {"prepend_title": False, "title_separator": "\n\n", "size": 3, "overlap": 1},
     }
     assert manifest["roots"] == [str(corpus.resolve())] and manifest["generation"] == 1
-    assert sorted(p.name for p in store.iterdir()) == ["gen-000001", "manifest.json"]
+    assert sorted(p.name for p in store.iterdir()) == [
+        ".writer.lock",
+        "gen-000001",
+        "manifest.json",
+    ]
     assert sorted(p.name for p in (store / "gen-000001").iterdir()) == ["bm25.json", "dense"]
 
 
@@ -233,3 +237,20 @@ def test_chunker_specs_round_trip(minilm) -> None:
     )
     chunker = with_model.build(minilm)
     assert all(minilm.count_tokens(t) <= 20 for t in chunker.split_text("word " * 100))
+
+
+def test_a_stale_writer_reloads_before_updating(corpus: Path, tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    Index.build(corpus, store, chunker=SeparatorChunker("."))
+    stale = Index.open(store)  # opened before another writer's update
+    (corpus / "mars.txt").write_text("Mars is red.")
+    Index.open(store).update(corpus)
+    (corpus / "venus.txt").write_text("Venus is hot.")
+    report = stale.update(corpus)
+    assert (report.added, report.total) == (1, 19)  # Mars was not lost, nor embedded again
+    assert {
+        h.page_content for h in open_retriever(store, mode="bm25", k=5).invoke("mars venus")
+    } == {
+        "Mars is red",
+        "Venus is hot",
+    }
