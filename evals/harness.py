@@ -287,7 +287,7 @@ def evaluate_rag(
     Example:
         >>> rows = [{"question": "What is 2 + 2?", "answer": "4", "contexts": ["2 + 2 = 4"]}]
         >>> result = evaluate_rag(None, rows, metrics=["faithfulness"])   # doctest: +SKIP
-        >>> result.summary["faithfulness"].n_scored + result.summary["faithfulness"].n_not_scorable
+        >>> result.summary["faithfulness"].n_scored + result.summary["faithfulness"].n_not_scorable  # doctest: +SKIP
         1
     """
     coroutine = aevaluate_rag(target, dataset, metrics, judge, embeddings, settings=settings,

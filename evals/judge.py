@@ -49,7 +49,8 @@ from ragas.llms.base import InstructorBaseRagasLLM
 from localchain.errors import ConfigError, JudgeOutputError
 from localchain.evals.results import JudgeUsage
 
-__all__ = ["ConstrainedJudge", "JudgeCall", "judge_schema", "judge_trace", "as_judge"]
+__all__ = ["ConstrainedJudge", "JudgeCall", "as_judge", "judge_grammar", "judge_schema",
+           "judge_trace"]
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -101,12 +102,13 @@ def judge_trace() -> Iterator[list[JudgeCall]]:
 
 
 def judge_schema(
-    model: type[BaseModel], *, max_items: int = 8, max_chars: int = 240
+    model: type[BaseModel], *, max_items: int = 8, max_chars: int = 240, min_items: int = 0
 ) -> dict[str, Any]:
     """The JSON schema of ``model``, tightened for decoding by a small model.
 
     Integers described as 0/1 verdicts may only be 0 or 1; arrays get ``maxItems`` and
     free-text strings ``maxLength``, so every answer fits a known number of tokens.
+    ``min_items`` sets ``minItems`` on arrays (see :class:`ConstrainedJudge` for why).
 
     Example:
         >>> class Verdict(BaseModel):
@@ -116,8 +118,9 @@ def judge_schema(
         >>> props["verdict"]["enum"], props["reason"]["maxLength"]
         ([0, 1], 100)
     """
-    if max_items < 1 or max_chars < 1:
-        raise ValueError(f"max_items and max_chars must be at least 1, got {max_items}, {max_chars}")
+    if max_items < 1 or max_chars < 1 or not 0 <= min_items <= max_items:
+        raise ValueError(f"need 1 <= max_items, 1 <= max_chars and 0 <= min_items <= max_items, "
+                         f"got {max_items}, {max_chars}, {min_items}")
     schema = copy.deepcopy(model.model_json_schema())
 
     def tighten(node: Any, name: str | None) -> None:
@@ -134,6 +137,8 @@ def judge_schema(
             node["enum"] = [0, 1]
         elif kind == "array":
             node["maxItems"] = min(node.get("maxItems", max_items), max_items)
+            if min_items:
+                node["minItems"] = max(node.get("minItems", 0), min_items)
         elif kind == "string" and not {"enum", "const", "pattern", "format"} & node.keys():
             node["maxLength"] = min(node.get("maxLength", max_chars), max_chars)
         for key, value in node.items():
@@ -145,6 +150,27 @@ def judge_schema(
 
     tighten(schema, None)
     return schema
+
+
+# llama-cpp-python 0.3's JSON grammar lets a string hold raw control characters (a newline),
+# which no JSON parser accepts; the judge's grammar leaves them out (escapes stay allowed).
+_LOOSE_CHAR = 'char ::= [^"\\\\]'
+_JSON_CHAR = 'char ::= [^"\\\\\\x00-\\x1F\\x7F]'
+
+
+def judge_grammar(model: type[BaseModel], **bounds: int) -> str:
+    r"""The GBNF grammar a llama.cpp judge decodes ``model`` under (see :func:`judge_schema`).
+
+    Example:
+        >>> class Claims(BaseModel):
+        ...     claims: list[str]
+        >>> r'char ::= [^"\\\x00-\x1F\x7F]' in judge_grammar(Claims, max_items=2)
+        True
+    """
+    from llama_cpp.llama_grammar import json_schema_to_gbnf
+
+    gbnf = json_schema_to_gbnf(json.dumps(judge_schema(model, **bounds)))
+    return gbnf.replace(_LOOSE_CHAR, _JSON_CHAR)
 
 
 def _extract_json(text: str) -> str:
@@ -171,6 +197,14 @@ class ConstrainedJudge(InstructorBaseRagasLLM):
     attempts after an invalid answer; ``max_items`` / ``max_chars`` bound lists and strings in
     the grammar; ``max_tokens`` is the answer budget of a grammar-constrained call.
 
+    ``min_items`` (default 1) makes every list in a grammar-constrained answer non-empty.
+    Ragas' metrics ask for lists (statements, claims, verdicts) only about non-empty text
+    (the harness reports an empty answer before any judge call), so an empty list is never
+    right there; measured on the embedded 135M model, without this bound it answered
+    ``{"statements": []}`` - the shortest valid JSON - for all 34 calibration answers. Set 0
+    to let the grammar allow empty lists (then such answers are "not scorable: no
+    statements"). Judges without a grammar are not bounded this way.
+
     Example:
         >>> from pydantic import BaseModel
         >>> class Verdict(BaseModel):
@@ -188,6 +222,7 @@ class ConstrainedJudge(InstructorBaseRagasLLM):
         max_items: int = 8,
         max_chars: int = 240,
         max_tokens: int = 1024,
+        min_items: int = 1,
     ) -> None:
         if chat is None:
             from localchain.models.registry import load_chat_model
@@ -206,6 +241,7 @@ class ConstrainedJudge(InstructorBaseRagasLLM):
         self.max_items = max_items
         self.max_chars = max_chars
         self.max_tokens = max_tokens
+        self.min_items = min_items
         self.model_name = _model_name(chat)
         self._grammar = self._has_grammar(chat)
         # A raw llama_cpp.Llama (langchain-community's ChatLlamaCpp) crashes when two calls
@@ -243,6 +279,7 @@ class ConstrainedJudge(InstructorBaseRagasLLM):
             "max_items": self.max_items,
             "max_chars": self.max_chars,
             "max_tokens": self.max_tokens,
+            "min_items": self.min_items if self._grammar else 0,
             "temperature": getattr(self.chat, "temperature", None),
         }
 
@@ -284,12 +321,14 @@ class ConstrainedJudge(InstructorBaseRagasLLM):
         if self._grammar:
             # Each retry halves the bounds: a cut-off answer had more to say than fitted.
             shrink = 2**attempt
-            schema = judge_schema(
+            max_items = max(1, self.max_items // shrink)
+            grammar = judge_grammar(
                 model,
-                max_items=max(1, self.max_items // shrink),
+                max_items=max_items,
                 max_chars=max(16, self.max_chars // shrink),
+                min_items=min(self.min_items, max_items),
             )
-            message = self.chat.invoke(prompt, json_schema=schema, max_tokens=self.max_tokens)
+            message = self.chat.invoke(prompt, grammar=grammar, max_tokens=self.max_tokens)
             raw = str(message.content)
             return self._validate(model, raw)
         with lock:
@@ -319,7 +358,12 @@ class ConstrainedJudge(InstructorBaseRagasLLM):
         try:
             return raw, model.model_validate_json(raw), ""
         except ValidationError as err:
-            return raw, None, str(err).replace("\n", " ")
+            error = str(err).replace("\n", " ")
+        try:
+            # A raw control character inside a string is the one slip worth repairing.
+            return raw, model.model_validate(json.loads(raw, strict=False)), ""
+        except (ValueError, ValidationError):
+            return raw, None, error
 
     def _record(
         self, model: type[BaseModel], result: BaseModel | None, error: str, attempts: int,

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import PurePath
 from typing import Any
 
 from localchain.evals.judge import JudgeCall
@@ -152,8 +153,8 @@ def resolve_metrics(
 
 
 def ranked_ids(ids: Sequence[str], sources: Sequence[str], relevant: dict[str, float]) -> list[str]:
-    """The ranking to score: per retrieved context, its chunk id or its source, whichever the
-    judgments name (chunk ids first), so relevant ids may be either.
+    """The ranking to score: per retrieved context, its chunk id, its source or the source's
+    file name, whichever the judgments name (in that order), so relevant ids may be any.
 
     Example:
         >>> ranked_ids(["c1"], [""], {})
@@ -167,6 +168,9 @@ def ranked_ids(ids: Sequence[str], sources: Sequence[str], relevant: dict[str, f
             ranking.append(ident)
         elif source and source in relevant:
             ranking.append(source)
+        elif source and PurePath(source).name in relevant:
+            # Judgments may name a file ("paris.txt") where the index records its path.
+            ranking.append(PurePath(source).name)
         else:
             ranking.append(ident or source or f"#unidentified-{position + 1}")
     return ranking

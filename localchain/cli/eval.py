@@ -15,7 +15,14 @@ from typing import Annotated, Any
 
 import typer
 
-from localchain.cli.options import JsonOpt, ModelOpt, NCtxOpt, print_json, settings_from_options
+from localchain.cli.options import (
+    JsonOpt,
+    MaxTokensOpt,
+    ModelOpt,
+    NCtxOpt,
+    print_json,
+    settings_from_options,
+)
 
 __all__ = ["eval_command", "result_as_json"]
 
@@ -85,6 +92,7 @@ def eval_command(
         "--out", help="calibrate: write the calibration report JSON here.")] = None,
     model: ModelOpt = None,
     n_ctx: NCtxOpt = None,
+    max_tokens: MaxTokensOpt = None,
     json_output: JsonOpt = False,
 ) -> None:
     """Evaluate a RAG system (Ragas metrics judged under a JSON schema; never NaN)."""
@@ -101,6 +109,8 @@ def eval_command(
     from localchain.models.registry import load_chat_model
 
     settings = settings_from_options(model=model, n_ctx=n_ctx)
+    # --max-tokens bounds the RAG chain's answers (--store); the judge keeps its own budget.
+    answer_settings = settings_from_options(model=model, n_ctx=n_ctx, max_tokens=max_tokens)
     eval_settings = EvalSettings(k=k, strictness=strictness, concurrency=concurrency)
     progress = not json_output and sys.stderr.isatty()
 
@@ -124,7 +134,7 @@ def eval_command(
         from localchain.chains.rag import rag_chain
         from localchain.retrievers.store import open_retriever
 
-        llm = load_chat_model(settings=settings, temperature=0)
+        llm = load_chat_model(settings=answer_settings, temperature=0)
         target = rag_chain(open_retriever(store, "hybrid", k=k), llm)
     cal_data = None
     if calibration is not None:

@@ -15,6 +15,7 @@ from ragas.metrics.collections.faithfulness.util import NLIStatementOutput, Stat
 
 from localchain.errors import ConfigError, JudgeOutputError
 from localchain.evals import ConstrainedJudge, as_judge, judge_schema, judge_trace
+from localchain.evals.judge import judge_grammar
 
 
 class Verdict(BaseModel):
@@ -33,6 +34,21 @@ def test_schema_is_tightened_for_small_models() -> None:
         {"statement": "s", "reason": "r", "verdict": 1}]})
     with pytest.raises(ValueError):
         judge_schema(Verdict, max_items=0)
+    assert "minItems" not in schema["properties"]["statements"]
+    assert judge_schema(NLIStatementOutput, min_items=1)["properties"]["statements"]["minItems"] == 1
+
+
+def test_grammar_keeps_raw_control_characters_out_of_strings() -> None:
+    grammar = judge_grammar(StatementGeneratorOutput, max_items=2, max_chars=20, min_items=1)
+    char = next(line for line in grammar.splitlines() if line.startswith("char ::="))
+    assert char.startswith(r'char ::= [^"\\\x00-\x1F\x7F] | "\\"')
+    assert 'statements-item ("," space statements-item)? "]"' in grammar  # 1 to 2 items
+
+
+def test_a_raw_newline_inside_a_string_is_repaired() -> None:
+    judge = ConstrainedJudge(FakeListChatModel(responses=['{"reason": "line one\nline two", '
+                                                          '"verdict": 0}']), max_retries=0)
+    assert judge.generate("?", Verdict).reason == "line one\nline two"
 
 
 def test_a_ragas_llm_that_rejects_non_chat_models() -> None:

@@ -1,0 +1,89 @@
+"""The harness on the real embedded model: a tiny dataset, calibration, and `eval --store`.
+
+The 135M judge is slow on 2 cores (a Ragas prompt is ~400-750 tokens), so the sets are
+tiny and answer relevancy asks one question back; what is checked is that nothing is
+NaN, that every unscored sample says why, and that the judge's calls were counted.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from localchain.cli import main
+from localchain.evals import ConstrainedJudge, EvalSettings, calibrate, evaluate_rag
+from localchain.models import LlamaCppChat
+
+pytestmark = pytest.mark.slow
+
+ROWS = [
+    {"question": "Where is the Eiffel Tower?", "answer": "The Eiffel Tower is in Paris.",
+     "contexts": [{"text": "The Eiffel Tower is a landmark in Paris, France.", "id": "c1"}],
+     "relevant_ids": ["c1"]},
+    {"question": "How many legs does a spider have?", "answer": "A spider has six legs.",
+     "contexts": [{"text": "Spiders are arachnids with eight legs.", "id": "c2"}],
+     "relevant_ids": ["c9"]},
+]
+
+
+@pytest.fixture(scope="module")
+def real_judge() -> ConstrainedJudge:
+    chat = LlamaCppChat(temperature=0, n_ctx=2048)
+    return ConstrainedJudge(chat, max_items=4, max_chars=160, max_tokens=512)
+
+
+def test_tiny_dataset_on_the_real_judge_has_no_nan(real_judge: ConstrainedJudge) -> None:
+    # concurrency 2: both samples' judge calls race for the one model; the lock queues them.
+    result = evaluate_rag(None, ROWS, metrics=["faithfulness", "answer_relevancy", "retrieval"],
+                          judge=real_judge, settings=EvalSettings(strictness=1, concurrency=2),
+                          progress=False)
+    for sample in result.samples:
+        for score in sample.scores.values():
+            assert (score.value is None) != (score.not_scorable is None)
+            if score.value is not None:
+                assert math.isfinite(score.value)
+            else:
+                assert score.not_scorable.kind.value and score.not_scorable.detail
+    faith = result.summary["faithfulness"]
+    assert faith.n_scored + faith.n_not_scorable == 2
+    assert result.summary["MRR"].mean == 0.5  # retrieval metrics need no judge
+    usage = result.metadata.judge
+    assert usage.calls >= 4 and usage.seconds > 0
+    assert result.metadata.judge_model == "SmolLM2-135M-Instruct.Q4_1"
+    assert result.metadata.settings["judge"]["decoding"] == "json-schema grammar"
+    assert result.metadata.embeddings_model == "sentence-transformers/all-MiniLM-L6-v2"
+
+
+def test_calibration_on_the_real_judge_reports_agreement(real_judge: ConstrainedJudge) -> None:
+    report = calibrate(real_judge, limit=1, progress=False)
+    assert (report.n, report.n_faithful, report.n_unfaithful) == (2, 1, 1)
+    assert report.judge_model == "SmolLM2-135M-Instruct.Q4_1"
+    assert 0.0 <= report.accuracy <= 1.0 and set(report.per_class) == {"faithful", "unfaithful"}
+    assert report.accuracy == sum(o.agrees for o in report.outcomes) / 2
+    assert report.judge.calls >= 2 and "agreement" in report.summary_line()
+
+
+def test_cli_eval_with_a_store_answers_with_the_rag_chain(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    kb = tmp_path / "kb"
+    kb.mkdir()
+    (kb / "paris.txt").write_text("The Eiffel Tower is a landmark in Paris, France.",
+                                  encoding="utf-8")
+    (kb / "rome.txt").write_text("The Colosseum is an amphitheatre in Rome, Italy.",
+                                 encoding="utf-8")
+    assert main(["index", str(kb), "--store", str(tmp_path / "store"), "--no-progress"]) == 0
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text(json.dumps({"question": "Where is the Eiffel Tower?",
+                                "relevant_ids": ["paris.txt"]}) + "\n", encoding="utf-8")
+    capsys.readouterr()
+    code = main(["eval", str(rows), "--store", str(tmp_path / "store"), "--metric", "retrieval",
+                 "-k", "2", "--max-tokens", "24", "--json"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["means"]["MRR"] == 1.0 and data["not_scorable"] == 0
+    assert data["samples"][0]["answer"]
