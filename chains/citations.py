@@ -337,7 +337,13 @@ class CitationChecker:
         if len(terms) < self.min_terms:
             if not cited:
                 return ""
-            # Nothing to check the model's citation against: keep it.
+            if self.verify:
+                # Nothing to check the citation against (often a cut-off "The film [1]").
+                for n in cited:
+                    self._report.invalid.append(
+                        InvalidCitation(n, f"{_short(sentence)!r} is too short to check")
+                    )
+                return ""
             statement = Statement(sentence, cited, "model", 0.0)
         else:
             statement = self._attribute(sentence, terms, cited)
@@ -354,6 +360,9 @@ class CitationChecker:
             best = max((scores[n - 1] for n in cited), default=0.0)
             return Statement(sentence, cited, "model" if cited else "none", best)
         kept = [n for n in cited if scores[n - 1] >= self.min_support]
+        share = max((scores[n - 1] for n in kept), default=0.0)
+        if not kept and (together := self._together(terms, [n - 1 for n in cited], scores)):
+            kept, share = together
         for n in cited:
             if n not in kept:
                 self._report.invalid.append(
@@ -364,11 +373,33 @@ class CitationChecker:
                     )
                 )
         if kept:
-            return Statement(sentence, kept, "model", max(scores[n - 1] for n in kept))
-        best = max(range(len(scores)), key=lambda i: (scores[i], -i), default=None)
-        if best is None or scores[best] < self.min_support:
-            return Statement(sentence, [], "none", 0.0 if best is None else scores[best])
-        return Statement(sentence, [best + 1], "inferred", scores[best])
+            return Statement(sentence, kept, "model", share)
+        order = sorted(range(len(scores)), key=lambda i: (-scores[i], i))
+        if order and scores[order[0]] >= self.min_support:
+            return Statement(sentence, [order[0] + 1], "inferred", scores[order[0]])
+        # A sentence that joins two sources ("It premiered in Los Angeles and has a cult
+        # following") is supported by the pair, not by either alone.
+        together = self._together(terms, order[:2], scores)
+        if together is not None:
+            return Statement(sentence, together[0], "inferred", together[1])
+        return Statement(sentence, [], "none", scores[order[0]] if order else 0.0)
+
+    def _together(
+        self, terms: set[str], indexes: list[int], scores: list[float]
+    ) -> tuple[list[int], float] | None:
+        """Source numbers that jointly support the sentence, each adding words the others
+        lack, with their joint support; None when they do not reach ``min_support``."""
+        useful = [i for i in indexes if scores[i] > 0.0]
+        if len(useful) < 2:
+            return None
+        for i in useful:
+            others = set().union(*(self._terms[j] for j in useful if j != i))
+            if not (terms & self._terms[i]) - others - self._question:
+                return None
+        joint = support(terms, set().union(*(self._terms[i] for i in useful)))
+        if joint < self.min_support:
+            return None
+        return sorted(i + 1 for i in useful), joint
 
 
 _MARKERS = re.compile(r"(?:[ \t]*" + _MARKER.pattern + r")+")

@@ -1,0 +1,159 @@
+"""The citation checker: marker parsing, validity, lexical support, attribution, streaming."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from localchain.chains.citations import (
+    CitationChecker,
+    citation_grammar,
+    content_terms,
+    parse_citations,
+    support,
+)
+
+SOURCES = [
+    "Interstellar is a 2014 epic science fiction film directed by Christopher Nolan",
+    "The film had a worldwide gross over $677 million",
+    "Interstellar premiered on October 26, 2014, in Los Angeles",
+    "Since its premiere, Interstellar gained a cult following among science-fiction experts",
+]
+
+
+def check(text: str, **options: object) -> tuple[str, CitationChecker]:
+    checker = CitationChecker(SOURCES, **options)  # type: ignore[arg-type]
+    return checker.feed(text) + checker.finish(), checker
+
+
+def test_parse_citations() -> None:
+    assert parse_citations("a [1] b [2, 3][1] c [ 4 ] [x] [12a] [5,]") == [1, 2, 3, 4]
+    assert parse_citations("no markers") == []
+
+
+def test_terms_and_support() -> None:
+    assert content_terms("The films grossed $677 million!") == {"film", "gross", "677", "milli"}
+    assert support("It grossed $677 million", SOURCES[1]) == 1.0
+    assert support("", SOURCES[1]) == 0.0
+    assert support("Nolan baked bread with flour", SOURCES[0]) == 0.25
+
+
+def test_valid_supported_citation_is_kept_and_moved_to_the_sentence_end() -> None:
+    text, checker = check("Nolan [1] directed the science fiction film.")
+    assert text == "Nolan directed the science fiction film. [1]"
+    report = checker.report()
+    assert report.citations == [1] and report.supported and report.invalid == []
+    assert report.statements[0].origin == "model"
+
+
+def test_number_out_of_range_is_removed() -> None:
+    text, checker = check("It grossed $677 million [9][0].")
+    assert text == "It grossed $677 million. [2]"
+    reasons = [c.reason for c in checker.report().invalid]
+    assert reasons == [
+        "there is no source 9 (sources are 1 to 4)",
+        "there is no source 0 (sources are 1 to 4)",
+    ]
+
+
+def test_unsupporting_citation_is_replaced() -> None:
+    text, checker = check("Interstellar premiered in Los Angeles on October 26 [2].")
+    assert text.endswith("October 26. [3]")
+    assert checker.report().invalid[0].number == 2
+
+
+def test_verify_off_trusts_numbers_that_exist() -> None:
+    text, checker = check("Interstellar premiered in Los Angeles [2][8].", verify=False)
+    assert text == "Interstellar premiered in Los Angeles. [2]"
+    assert checker.report().citations == [2]
+    assert [c.number for c in checker.report().invalid] == [8]
+
+
+def test_sentence_joining_two_sources_cites_both() -> None:
+    text, checker = check(
+        "It opened in Los Angeles and has a cult following.", question="Where did it open?"
+    )
+    assert text.endswith(". [3][4]")
+    assert checker.report().statements[0].origin == "inferred"
+
+
+def test_unsupported_and_short_sentences() -> None:
+    text, checker = check("Bananas are yellow. Yes. OK")
+    assert text == "Bananas are yellow. Yes. OK"
+    report = checker.report()
+    assert not report.supported and report.citations == []
+    assert report.unsupported_reason == "the answer cites no source and matches none of them"
+    _, empty = check("")
+    assert empty.report().unsupported_reason == "the answer makes no statement to check"
+    _, invalid = check("Bananas are yellow fruit [7].")
+    assert "invalid or do not support" in (invalid.report().unsupported_reason or "")
+
+
+def test_list_answers_and_citations_at_line_starts() -> None:
+    answer = "1. [3] Interstellar premiered in Los Angeles.\n2. The film grossed $677 million\n[1]"
+    text, checker = check(answer)
+    assert text == (
+        "1. Interstellar premiered in Los Angeles. [3]\n2. The film grossed $677 million [2]\n"
+    )
+    assert [s.citations for s in checker.report().statements] == [[3], [2]]
+
+
+def test_cut_off_tail_with_a_citation_is_not_kept() -> None:
+    text, checker = check("It grossed $677 million.\n\n[1] The film")
+    assert text == "It grossed $677 million. [2]\n\nThe film"
+    assert checker.report().invalid[-1].reason == "'The film' is too short to check"
+
+
+def test_questions_words_alone_are_no_support() -> None:
+    text, checker = check(
+        "When did Interstellar premiere? [3]", question="When did Interstellar premiere?"
+    )
+    assert text == "When did Interstellar premiere?" and not checker.report().supported
+
+
+def test_brackets_that_are_not_markers_stay() -> None:
+    text, _ = check("Budget [estimated] was 2.5 [citation needed] units [3")
+    assert text == "Budget [estimated] was 2.5 [citation needed] units [3"
+
+
+def test_constructor_checks() -> None:
+    with pytest.raises(ValueError, match="min_support"):
+        CitationChecker(SOURCES, min_support=1.5)
+    with pytest.raises(ValueError, match="min_terms"):
+        CitationChecker(SOURCES, min_terms=0)
+
+
+def test_citation_grammar() -> None:
+    grammar = citation_grammar(3, max_chars=50)
+    assert grammar.splitlines()[0] == 'root ::= text " [" num "]"'
+    assert grammar.splitlines()[-1] == 'num ::= "1" | "2" | "3"'
+    with pytest.raises(ValueError):
+        citation_grammar(0)
+    with pytest.raises(ValueError):
+        citation_grammar(2, max_chars=0)
+
+
+ANSWERS = [
+    (
+        "1. [2] Interstellar premiered on October 26, 2014 in Los Angeles.\n2. Nolan directed it "
+        "[1][7]. The gross was $677 million. [3] Done"
+    ),
+    "The film grossed $677 million [2, 3]. Yes [1].",
+    "It made [abc] 2.5 [9] times. [2] Then. [",
+    "2014.\n\n[1]   The film had a gross of $677 million",
+]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from(ANSWERS), st.lists(st.integers(1, 6), min_size=1, max_size=80))
+def test_streaming_in_any_pieces_gives_the_same_text(answer: str, sizes: list[int]) -> None:
+    whole, reference = check(answer)
+    checker = CitationChecker(SOURCES)
+    out, start, index = "", 0, 0
+    while start < len(answer):
+        end = start + sizes[index % len(sizes)]
+        out += checker.feed(answer[start:end])
+        start, index = end, index + 1
+    out += checker.finish()
+    assert out == whole
+    assert checker.report() == reference.report()
