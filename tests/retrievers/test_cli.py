@@ -132,3 +132,27 @@ def test_errors(cli, indexed: Path) -> None:
     (indexed / "void").mkdir(exist_ok=True)
     nothing = cli(indexed, "index", "void", "--store", "void.store")
     assert nothing.returncode == 1 and "no files match" in nothing.stderr
+
+
+@pytest.mark.slow
+def test_rerank_mode_with_the_embedded_model(cli, indexed: Path) -> None:
+    result = cli(
+        indexed,
+        "retrieve",
+        "how precise was the science",
+        "--store",
+        "store",
+        "--mode",
+        "rerank",
+        "--shortlist",
+        "2",
+        "-k",
+        "2",
+        "--n-ctx",
+        "1024",
+        "--json",
+    )
+    assert result.returncode == 0, result.stderr
+    hits = json.loads(result.stdout)
+    assert len(hits) == 2 and {h["score"] for h in hits} <= {0.0, 1.0}
+    assert {h["metadata"]["retrieval_rank"] for h in hits} == {1, 2}
