@@ -194,7 +194,7 @@ def rag_eval(request: pytest.FixtureRequest) -> Callable[..., EvalResult]:
                 if set(chosen) & set(JUDGE_METRICS):
                     options["judge"] = request.getfixturevalue("judge")
             options.setdefault("progress", False)
-            result = evaluate_rag(target, samples, metrics, **options)
+            result = evaluate_rag(target, dataset, metrics, **options)
             label = name or f"eval-{len(state.results) + 1}"
             state.keys[key] = label
             state.results[label] = result

@@ -78,7 +78,7 @@ def test_a_passing_project_writes_reports(pytester: pytest.Pytester) -> None:
                                  "report written: out*eval.html"])
     data = json.loads((pytester.path / "out" / "eval.json").read_text(encoding="utf-8"))
     assert data["summary"]["faithfulness"]["mean"] == 1.0
-    assert data["metadata"]["judge"]["calls"] == 4
+    assert data["metadata"]["judge"]["calls"] == 4 and data["metadata"]["dataset"] == "data.jsonl"
     assert (pytester.path / "out" / "eval.html").is_file()
     # The same run selected with -m eval.
     pytester.runpytest("-m", "eval", "-q").assert_outcomes(passed=2, deselected=1)
