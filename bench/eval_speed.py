@@ -28,8 +28,8 @@ import warnings
 from typing import Any
 
 from langchain_core.callbacks import BaseCallbackHandler
-
 from localchain.evals import ConstrainedJudge, evaluate_rag, load_calibration_set
+
 from localchain.models import LlamaCppChat, embedded_model_path
 
 N_CTX = 4096

@@ -21,20 +21,20 @@ import json
 from pathlib import Path
 
 from langchain_core.language_models import BaseChatModel
-from pydantic import BaseModel, Field
-
-from localchain.errors import EvalDatasetError
 from localchain.evals.harness import EvalSettings, evaluate_rag
 from localchain.evals.judge import ConstrainedJudge, as_judge
 from localchain.evals.results import JudgeUsage, NotScorable
+from pydantic import BaseModel, Field
+
+from localchain.errors import EvalDatasetError
 
 __all__ = [
     "CALIBRATION_SET",
     "CalibrationItem",
     "CalibrationOutcome",
     "CalibrationReport",
-    "load_calibration_set",
     "calibrate",
+    "load_calibration_set",
 ]
 
 CALIBRATION_SET = Path(__file__).parent / "data" / "faithfulness_calibration.jsonl"

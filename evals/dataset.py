@@ -28,7 +28,7 @@ from pydantic import BaseModel, Field
 
 from localchain.errors import EvalDatasetError
 
-__all__ = ["EvalSample", "DatasetSource", "load_dataset", "sample_from_row"]
+__all__ = ["DatasetSource", "EvalSample", "load_dataset", "sample_from_row"]
 
 DatasetSource = str | Path | Sequence[Mapping[str, Any]]
 

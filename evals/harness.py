@@ -30,17 +30,12 @@ from typing import Any
 
 from langchain_core.embeddings import Embeddings
 from langchain_core.language_models import BaseChatModel
-from pydantic import BaseModel, Field
-from ragas.embeddings.base import BaseRagasEmbedding
-from tqdm.auto import tqdm
-
-from localchain.errors import ContextOverflowError, EvalDatasetError, JudgeOutputError
 from localchain.evals.dataset import DatasetSource, EvalSample, load_dataset
 from localchain.evals.judge import ConstrainedJudge, as_judge, judge_trace
 from localchain.evals.metrics import (
     JUDGE_METRICS,
-    explain_calls,
     empty_judgment,
+    explain_calls,
     judge_metric_spec,
     ranked_ids,
     resolve_metrics,
@@ -56,8 +51,13 @@ from localchain.evals.results import (
     summarize,
 )
 from localchain.evals.targets import Target, TargetOutput, arun_target, target_name
+from pydantic import BaseModel, Field
+from ragas.embeddings.base import BaseRagasEmbedding
+from tqdm.auto import tqdm
 
-__all__ = ["EvalSettings", "evaluate_rag", "aevaluate_rag", "package_versions"]
+from localchain.errors import ContextOverflowError, EvalDatasetError, JudgeOutputError
+
+__all__ = ["EvalSettings", "aevaluate_rag", "evaluate_rag", "package_versions"]
 
 _K = NotScorableKind
 
@@ -118,7 +118,7 @@ async def _answer(target: Target | None, sample: EvalSample, timeout: float
         return output, None, time.perf_counter() - started
     except TimeoutError:
         error = f"the target took longer than {timeout:g} s"
-    except Exception as err:  # a failing target is reported per sample, never fatal
+    except Exception as err:  # noqa: BLE001 - a failing target is reported per sample
         error = f"{type(err).__name__}: {err}"
     return TargetOutput(), error, time.perf_counter() - started
 
@@ -152,7 +152,7 @@ async def _judge_score(metric: str, ragas_metric: Any, sample: SampleResult,
             value, failure = None, NotScorable(kind=_K.JUDGE_OUTPUT, detail=str(err))
         except ContextOverflowError as err:
             value, failure = None, NotScorable(kind=_K.PROMPT_TOO_LONG, detail=str(err))
-        except Exception as err:  # one failing judge call must not end the run
+        except Exception as err:  # noqa: BLE001 - one failing judge call must not end the run
             value, failure = None, NotScorable(kind=_K.JUDGE_ERROR,
                                                detail=f"{type(err).__name__}: {err}")
         recorded = list(calls)
@@ -302,7 +302,7 @@ def evaluate_rag(
     def run() -> None:
         try:
             box["result"] = asyncio.run(coroutine)
-        except BaseException as err:  # handed back to the caller's thread below
+        except BaseException as err:  # noqa: BLE001 - re-raised in the caller's thread below
             box["error"] = err
 
     thread = threading.Thread(target=run, name="localchain-eval")

@@ -43,11 +43,11 @@ from contextvars import ContextVar
 from typing import Any, TypeVar
 
 from langchain_core.language_models import BaseChatModel
-from pydantic import BaseModel, Field, ValidationError
+from localchain.evals.results import JudgeUsage
+from pydantic import BaseModel, ValidationError
 from ragas.llms.base import InstructorBaseRagasLLM
 
 from localchain.errors import ConfigError, JudgeOutputError
-from localchain.evals.results import JudgeUsage
 
 __all__ = ["ConstrainedJudge", "JudgeCall", "as_judge", "judge_grammar", "judge_schema",
            "judge_trace"]
@@ -111,6 +111,7 @@ def judge_schema(
     ``min_items`` sets ``minItems`` on arrays (see :class:`ConstrainedJudge` for why).
 
     Example:
+        >>> from pydantic import Field
         >>> class Verdict(BaseModel):
         ...     reason: str
         ...     verdict: int = Field(description="Binary (0/1) verdict")

@@ -37,12 +37,12 @@ __all__ = [
     "JUDGE_METRICS",
     "REFERENCE_METRICS",
     "JudgeMetricSpec",
+    "empty_judgment",
+    "explain_calls",
     "judge_metric_spec",
+    "ranked_ids",
     "resolve_metrics",
     "retrieval_scores",
-    "ranked_ids",
-    "explain_calls",
-    "empty_judgment",
 ]
 
 JUDGE_METRICS = (

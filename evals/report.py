@@ -20,14 +20,13 @@ import io
 import json
 from pathlib import Path
 
+from localchain.evals.compare import Comparison
+from localchain.evals.results import EvalResult, MetricSummary, SampleResult
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from localchain.evals.compare import Comparison
-from localchain.evals.results import EvalResult, MetricSummary, SampleResult
-
-__all__ = ["score_plot", "render_html", "write_html", "write_reports"]
+__all__ = ["render_html", "score_plot", "write_html", "write_reports"]
 
 BAR_COLOR = "#2e6fba"
 """Colour of the histogram bars (the browser test looks for it)."""
@@ -179,8 +178,8 @@ def render_html(result: EvalResult, *, comparison: Comparison | None = None,
     facts = [("started", meta.started_at), ("dataset", meta.dataset), ("target", meta.target),
              ("samples", len(result.samples)), ("judge model", meta.judge_model),
              ("embeddings", meta.embeddings_model), ("run time", f"{meta.seconds:.1f} s"),
-             ("judge calls", f"{usage.calls} ({usage.attempts} attempts, {usage.failures} "
-                             f"failed, {usage.seconds:.1f} s)"),
+             ("judge calls", (f"{usage.calls} ({usage.attempts} attempts, {usage.failures} "
+                              f"failed, {usage.seconds:.1f} s)")),
              ("not scorable", result.not_scorable_count)]
     fact_rows = "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in facts)
     details = json.dumps({"settings": meta.settings, "versions": meta.versions}, indent=2,

@@ -23,14 +23,14 @@ from typing import Any
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 __all__ = [
-    "NotScorableKind",
-    "NotScorable",
-    "MetricScore",
-    "SampleResult",
-    "MetricSummary",
-    "JudgeUsage",
-    "RunMetadata",
     "EvalResult",
+    "JudgeUsage",
+    "MetricScore",
+    "MetricSummary",
+    "NotScorable",
+    "NotScorableKind",
+    "RunMetadata",
+    "SampleResult",
     "summarize",
 ]
 

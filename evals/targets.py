@@ -28,8 +28,14 @@ from langchain_core.messages import BaseMessage
 from langchain_core.runnables import Runnable
 from pydantic import BaseModel, Field
 
-__all__ = ["Target", "TargetOutput", "normalize_output", "from_rag_output", "arun_target",
-           "target_name"]
+__all__ = [
+    "Target",
+    "TargetOutput",
+    "arun_target",
+    "from_rag_output",
+    "normalize_output",
+    "target_name",
+]
 
 Target = Runnable[Any, Any] | Callable[[str], Any]
 

@@ -12,9 +12,8 @@ from langchain_core.embeddings import DeterministicFakeEmbedding
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
-from pydantic import ConfigDict, Field, PrivateAttr
-
 from localchain.evals import ConstrainedJudge, RagasEmbeddings
+from pydantic import ConfigDict, Field, PrivateAttr
 
 # The Ragas prompts carry their output schema; its title says what answer is wanted.
 # Nested titles appear too, so the outer models are looked for first.

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from localchain.evals import evaluate_rag, write_reports
 from localchain.evals.report import BAR_COLOR
 
@@ -73,7 +72,7 @@ def test_report_renders_and_every_plot_shows(chromium: str, scripted: Any, tmp_p
     plots = [s for s in sizes if s[0] != "control"]
     assert len(plots) == len(result.summary) == 5
     assert all(complete and width > 0 and height > 0 for _, complete, width, height in plots)
-    assert [s for s in sizes if s[0] == "control"][0][2] == 0
+    assert next(s for s in sizes if s[0] == "control")[2] == 0
 
     shot = tmp_path / "shot.png"
     _run(chromium, tmp_path / "profile2", "--window-size=1200,1800",

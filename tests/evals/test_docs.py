@@ -15,7 +15,7 @@ NEEDS_MODEL = ("ConstrainedJudge(LlamaCppChat",)
 
 def test_docs_examples_run_and_print_what_they_claim() -> None:
     text = DOC.read_text(encoding="utf-8").split(MARKER)[0]
-    blocks = [b for b in re.findall(r"```python\n(.*?)```", text, re.S)
+    blocks = [b for b in re.findall(r"```python\n(.*?)```", text, re.DOTALL)
               if not any(marker in b for marker in NEEDS_MODEL)]
     assert len(blocks) >= 4
     namespace: dict[str, object] = {}

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from langchain_core.documents import Document
 from langchain_core.runnables import RunnableLambda
+from localchain.evals import EvalResult, EvalSettings, NotScorableKind, evaluate_rag
 
 from localchain.errors import EvalDatasetError
-from localchain.evals import EvalResult, EvalSettings, NotScorableKind, evaluate_rag
 
 ROW = {"question": "Where is the Eiffel Tower?", "answer": "In Paris.",
        "contexts": ["The Eiffel Tower is in Paris."], "reference": "Paris, France."}
@@ -39,8 +39,8 @@ def test_every_sample_is_scored_or_has_a_typed_reason(scripted: Any, fake_embedd
         # First sample: the judge finds no statements; second: statements but no verdicts.
         "StatementGeneratorOutput": ['{"statements": []}', '{"statements": ["a"]}'],
         "NLIStatementOutput": ['{"statements": []}'],
-        "ContextRecallOutput": ['{"classifications": []}', '{"classifications": ['
-                                '{"statement": "s", "reason": "r", "attributed": 1}]}'],
+        "ContextRecallOutput": ['{"classifications": []}', ('{"classifications": ['
+                                '{"statement": "s", "reason": "r", "attributed": 1}]}')],
         "ClaimDecompositionOutput": ['{"claims": []}', '{"claims": []}',
                                      '{"claims": ["c"]}'],
     })
@@ -63,10 +63,10 @@ def test_every_sample_is_scored_or_has_a_typed_reason(scripted: Any, fake_embedd
 
 
 def test_reasons_are_the_judges_verdicts(scripted: Any, fake_embeddings: Any) -> None:
-    judge, _ = scripted(script={"NLIStatementOutput": [
+    judge, _ = scripted(script={"NLIStatementOutput": [(
         '{"statements": [{"statement": "In Paris.", "reason": "the context names Paris", '
         '"verdict": 1}, {"statement": "Built in 1700.", "reason": "no date in the context", '
-        '"verdict": 0}]}']})
+        '"verdict": 0}]}')]})
     result = evaluate_rag(None, [ROW], metrics=["faithfulness"], judge=judge, progress=False)
     score = result.samples[0].scores["faithfulness"]
     assert score.value == 0.5 and score.judge_calls == 2
@@ -162,7 +162,6 @@ def test_runnables_async_functions_and_documents_are_targets() -> None:
 
 def test_the_colleague_rag_chain_output_is_read(scripted: Any) -> None:
     from langchain_core.language_models.fake_chat_models import FakeListChatModel
-
     from localchain.chains import rag_chain
     from localchain.retrievers import BM25Retriever
 

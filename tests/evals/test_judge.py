@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
+from localchain.evals import ConstrainedJudge, as_judge, judge_schema, judge_trace
+from localchain.evals.judge import judge_grammar
 from pydantic import BaseModel, Field
 from ragas.llms.base import InstructorBaseRagasLLM
 from ragas.metrics.collections.faithfulness.util import NLIStatementOutput, StatementGeneratorOutput
 
 from localchain.errors import ConfigError, JudgeOutputError
-from localchain.evals import ConstrainedJudge, as_judge, judge_schema, judge_trace
-from localchain.evals.judge import judge_grammar
 
 
 class Verdict(BaseModel):
@@ -46,8 +46,8 @@ def test_grammar_keeps_raw_control_characters_out_of_strings() -> None:
 
 
 def test_a_raw_newline_inside_a_string_is_repaired() -> None:
-    judge = ConstrainedJudge(FakeListChatModel(responses=['{"reason": "line one\nline two", '
-                                                          '"verdict": 0}']), max_retries=0)
+    raw = '{"reason": "line one\nline two", "verdict": 0}'
+    judge = ConstrainedJudge(FakeListChatModel(responses=[raw]), max_retries=0)
     assert judge.generate("?", Verdict).reason == "line one\nline two"
 
 
@@ -125,7 +125,7 @@ def test_real_model_decodes_under_the_schema_and_concurrent_calls_queue() -> Non
     def call() -> None:
         try:
             results.append(judge.generate(prompt, Verdict))
-        except BaseException as err:  # collected: a thread's failure must fail the test
+        except BaseException as err:  # noqa: BLE001 - a thread's failure must fail the test
             errors.append(err)
 
     threads = [threading.Thread(target=call) for _ in range(3)]
