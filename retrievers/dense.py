@@ -26,13 +26,11 @@ Example:
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
-from localchain.retrievers.embeddings import EmbeddingTruncationWarning
 from localchain.retrievers.faiss_store import FaissStore, MetadataFilter
 from pydantic import ConfigDict, Field
 
@@ -62,8 +60,10 @@ class DenseRetriever(BaseRetriever):
     """Top-``k`` nearest chunks by embedding, with an optional score threshold and filter.
 
     ``invoke(query, k=..., filter=..., score_threshold=...)`` override the fields per call.
-    A query longer than the embedding window is truncated: the hits get
-    ``metadata["query_truncated"] = True`` and an ``EmbeddingTruncationWarning`` is issued.
+    A query longer than the embedding window is truncated: the embeddings issue an
+    ``EmbeddingTruncationWarning``, and with embeddings that can tell (they have an
+    ``overflow(text)`` method, as :class:`~.embeddings.SentenceTransformerEmbeddings`) the hits
+    get ``metadata["query_truncated"] = True``.
 
     Example:
         >>> from localchain.retrievers.embeddings import default_embeddings
@@ -96,16 +96,12 @@ class DenseRetriever(BaseRetriever):
     ) -> list[Document]:
         if not isinstance(query, str) or not query.strip():
             raise EmptyQueryError(str(query), "the query is empty; ask with some words")
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", EmbeddingTruncationWarning)
-            vector = self.store.embeddings.embed_query(query)
-        truncated = False
-        for warning in caught:
-            truncated |= issubclass(warning.category, EmbeddingTruncationWarning)
-            # Passed on to the caller's own filters (they may turn it into an error).
-            warnings.warn_explicit(
-                warning.message, warning.category, warning.filename, warning.lineno
-            )
+        embeddings = self.store.embeddings
+        # Asked of the embeddings rather than caught from their warning: catching warnings
+        # changes process-wide state, which batch() threads would race on.
+        overflow = getattr(embeddings, "overflow", None)
+        truncated = bool(callable(overflow) and overflow(query) > 0)
+        vector = embeddings.embed_query(query)  # warns about the truncation itself
         hits = self.store.search_by_vector(
             vector,
             k or self.k,
