@@ -20,6 +20,7 @@ Example:
 
 from localchain.retrievers.bm25 import ENGLISH_STOP_WORDS, BM25Retriever, book_tokenize
 from localchain.retrievers.chunker_spec import ChunkerSpec
+from localchain.retrievers.cohere_api import CohereEmbeddings, CohereReranker
 from localchain.retrievers.chunking import (
     ChunkDiff,
     Chunker,
@@ -54,6 +55,8 @@ from localchain.retrievers.faiss_io import (
 )
 from localchain.retrievers.faiss_store import FaissSettings, FaissStore, matches_filter
 from localchain.retrievers.hybrid import HybridRetriever, reciprocal_rank_fusion
+from localchain.retrievers.llamacpp_embeddings import LlamaCppEmbeddings
+from localchain.retrievers.llm_rerank import LLMReranker
 from localchain.retrievers.loaders import (
     CorpusLoader,
     LoadResult,
@@ -116,6 +119,8 @@ __all__ = [
     "SentenceTransformerEmbeddings",
     "default_embeddings",
     "embedding_identity",
+    "CohereEmbeddings",
+    "LlamaCppEmbeddings",
     # dense
     "FaissSettings",
     "FaissStore",
@@ -130,7 +135,9 @@ __all__ = [
     # hybrid and rerank
     "HybridRetriever",
     "reciprocal_rank_fusion",
+    "CohereReranker",
     "CrossEncoderReranker",
+    "LLMReranker",
     "Reranker",
     "RerankRetriever",
     "resolve_reranker",
