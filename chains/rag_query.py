@@ -156,11 +156,11 @@ def _words(text: str) -> set[str]:
     }
 
 
-def _last_exchange(chat_history: str) -> str:
-    """The text of the last human message and the answer after it in a transcript, without
-    the speakers' labels."""
-    last = re.split(r"^(?=Human:)", chat_history, flags=re.MULTILINE)[-1]
-    return re.sub(r"^(Human|AI|System):", "", last, flags=re.MULTILINE)
+def _last_human(chat_history: str) -> str:
+    """The text of the last human message in a ``Human: ...`` / ``AI: ...`` transcript."""
+    messages = re.split(r"^(?=(?:Human|AI|System):)", chat_history, flags=re.MULTILINE)
+    human = [m for m in messages if m.startswith("Human:")]
+    return human[-1].removeprefix("Human:") if human else chat_history
 
 
 def checked_query(value: Mapping[str, Any], rewrite: str) -> str:
@@ -170,14 +170,16 @@ def checked_query(value: Mapping[str, Any], rewrite: str) -> str:
     shares a content word with the message, and - when there is a chat history - also a
     content word with the conversation that the message does not already have (the follow-up
     was actually resolved). Otherwise the fallback is :func:`keyword_query` of the message,
-    plus, with a history, the content words of the last exchange: "When did it premiere?"
-    after a turn about Interstellar searches for "did premiere directed interstellar ...".
+    plus, with a history, the content words of the user's previous message (what the
+    conversation is about; the model's answer is left out, as a small model's answers drift):
+    "When did it premiere?" after "Who directed Interstellar?" searches for
+    "did premiere directed interstellar".
 
     Example:
         >>> history = "Human: Who directed Interstellar?\\nAI: Christopher Nolan."
         >>> checked_query({"question": "When did it premiere?", "chat_history": history},
         ...               "When did it premiere?")
-        'did premiere directed interstellar christopher nolan'
+        'did premiere directed interstellar'
         >>> checked_query({"question": "When did it premiere?", "chat_history": history},
         ...               "Search query: Interstellar premiere date")
         'Interstellar premiere date'
@@ -194,7 +196,7 @@ def checked_query(value: Mapping[str, Any], rewrite: str) -> str:
         return line
     if not history.strip():
         return keyword_query(question) or question
-    words = book_tokenize(question) + book_tokenize(_last_exchange(history))
+    words = book_tokenize(question) + book_tokenize(_last_human(history))
     return " ".join(dict.fromkeys(words))[:300] or question
 
 

@@ -309,7 +309,7 @@ def test_unusable_rewrites_fall_back_to_the_words() -> None:
     )
     history = "Human: Who directed Interstellar?\nAI: Christopher Nolan directed it."
     follow_up = {"question": "When did it premiere?", "chat_history": history}
-    expected = "did premiere directed interstellar christopher nolan"
+    expected = "did premiere directed interstellar"
     assert rewrite.invoke(follow_up) == expected  # unresolved "it"
     assert rewrite.invoke(follow_up) == expected  # a copy of the conversation
 
