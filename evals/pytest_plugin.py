@@ -13,7 +13,8 @@ Fixtures:
 Options: ``--run-evals`` (tests marked ``@pytest.mark.eval`` are deselected without it or
 ``-m eval``), ``--eval-report PATH`` (JSON + HTML reports at the end of the session),
 ``--eval-baseline PATH`` and ``--eval-tolerance X`` (a test whose evaluation regressed
-against the baseline report fails).
+against the baseline report fails), ``--eval-calibration PATH`` (the judge's calibration,
+stated in the reports).
 
 Example (a test file)::
 
@@ -30,6 +31,7 @@ environment where localchain is installed, and Ragas is slow to import.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -67,6 +69,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="baseline JSON report (or folder); regressions beyond the tolerance fail")
     group.addoption("--eval-tolerance", metavar="X", type=float, default=0.05,
                     help="largest drop of a metric mean that is not a regression (default 0.05)")
+    group.addoption("--eval-calibration", metavar="PATH", default=None,
+                    help="the judge's calibration JSON (localchain eval calibrate --out) to "
+                         "state in the reports")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -194,6 +199,11 @@ def rag_eval(request: pytest.FixtureRequest) -> Callable[..., EvalResult]:
                 if set(chosen) & set(JUDGE_METRICS):
                     options["judge"] = request.getfixturevalue("judge")
             options.setdefault("progress", False)
+            calibration = request.config.getoption("--eval-calibration")
+            if calibration and "calibration" not in options:
+                text = Path(calibration).read_text(encoding="utf-8")
+                options["calibration"] = {k: v for k, v in json.loads(text).items()
+                                          if k != "outcomes"}
             result = evaluate_rag(target, dataset, metrics, **options)
             label = name or f"eval-{len(state.results) + 1}"
             state.keys[key] = label

@@ -72,14 +72,20 @@ def test_eval_tests_are_deselected_by_default(pytester: pytest.Pytester) -> None
 
 def test_a_passing_project_writes_reports(pytester: pytest.Pytester) -> None:
     _project(pytester, 1, "supported by the context")
-    result = pytester.runpytest("--run-evals", "--eval-report", "out", "-q")
+    pytester.makefile(".json", calibration=json.dumps(
+        {"judge_model": "FakeListChatModel", "n": 34, "accuracy": 0.91,
+         "per_class": {"faithful": 0.94, "unfaithful": 0.88}, "outcomes": []}))
+    result = pytester.runpytest("--run-evals", "--eval-report", "out", "--eval-calibration",
+                                "calibration.json", "-q")
     result.assert_outcomes(passed=3)
     result.stdout.fnmatch_lines(["*localchain evals*", "rag: 2 samples; faithfulness=1.000*",
                                  "report written: out*eval.html"])
     data = json.loads((pytester.path / "out" / "eval.json").read_text(encoding="utf-8"))
     assert data["summary"]["faithfulness"]["mean"] == 1.0
     assert data["metadata"]["judge"]["calls"] == 4 and data["metadata"]["dataset"] == "data.jsonl"
-    assert (pytester.path / "out" / "eval.html").is_file()
+    assert data["metadata"]["calibration"]["accuracy"] == 0.91
+    page = (pytester.path / "out" / "eval.html").read_text(encoding="utf-8")
+    assert "agreed with the faithful / unfaithful label <b>0.91</b>" in page
     # The same run selected with -m eval.
     pytester.runpytest("-m", "eval", "-q").assert_outcomes(passed=2, deselected=1)
 
