@@ -205,6 +205,12 @@ class Index:
         self, root: Path, progress: bool | None, load_options: dict[str, Any]
     ) -> IndexReport:
         report = IndexReport(store=str(self.folder), path=str(root))
+        if root in self.folder.parents:
+            # A store kept inside the folder it indexes must not index its own files.
+            inside = self.folder.relative_to(root).as_posix()
+            excluded = load_options.get("exclude", ())
+            excluded = [excluded] if isinstance(excluded, str) else list(excluded)
+            load_options = {**load_options, "exclude": [*excluded, f"{inside}/*"]}
         try:
             loaded = load_documents(root, progress=progress, **load_options)
             documents, report.skipped = loaded.documents, loaded.skipped

@@ -254,3 +254,11 @@ def test_a_stale_writer_reloads_before_updating(corpus: Path, tmp_path: Path) ->
         "Mars is red",
         "Venus is hot",
     }
+
+
+def test_a_store_inside_the_indexed_folder_skips_its_own_files(corpus: Path) -> None:
+    Index.build(corpus, corpus / "store", chunker=SeparatorChunker("."))
+    report = Index.open(corpus / "store").update(corpus)
+    assert (report.added, report.removed, report.total) == (0, 0, 17)
+    sources = {d.metadata["source"] for d in Index.open(corpus / "store").bm25.documents}
+    assert not any("/store/" in s for s in sources)
