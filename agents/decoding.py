@@ -37,7 +37,9 @@ from langchain_core.tools import BaseTool
 from localchain.agents.grammar import (
     InputGrammar,
     action_grammar,
+    answer_grammar,
     input_grammar,
+    numbers_in,
     single_text_argument,
 )
 from localchain.agents.parser import ParsedStep, parse_step, strip_wrapping
@@ -91,6 +93,8 @@ class StepContext:
     texts_in_view: list[str]
     deadline: float | None = None
     callbacks: Callbacks = None
+    results: list[str] = field(default_factory=list)
+    """What the tools returned so far (observations that are not errors)."""
     parse_failures: int = 0
     repaired: int = 0
     notices: list[str] = field(default_factory=list)
@@ -164,7 +168,6 @@ class GrammarDecoder(StepDecoder):
         self.chat = chat
         self.input_grammars = dict(input_grammars or {})
         self.ground_numbers = ground_numbers
-        self.choice = action_grammar([tool.name for tool in tools])
 
     def prefix(self, ctx: StepContext) -> str:
         """The text the model continues: chat-templated instructions, then its own turn."""
@@ -200,9 +203,17 @@ class GrammarDecoder(StepDecoder):
         thought = " ".join(self._generate(ctx, text, max_tokens=self.limits.thought_tokens).split())
         yield {"thought": thought}
         text += (f" {thought}" if thought else "") + "\n"
-        choice = self._generate(
-            ctx, text, max_tokens=24 + max(map(len, self.by_name)), grammar=self.choice, line=False
-        ).strip()
+        offered = self.offered_tools(ctx)
+        if offered:
+            choice = self._generate(
+                ctx,
+                text,
+                max_tokens=24 + max(map(len, offered)),
+                grammar=action_grammar(offered),
+                line=False,
+            ).strip()
+        else:
+            choice = "Final Answer:"
         if choice.startswith("Final Answer:"):
             answer = self._answer(ctx, text + "Final Answer:")
             return ParsedStep(kind="final", thought=thought, answer=answer)
@@ -238,8 +249,31 @@ class GrammarDecoder(StepDecoder):
             tool_input, _ = strip_wrapping(raw)
         return ParsedStep(kind="action", thought=thought, tool=name, tool_input=tool_input)
 
+    def offered_tools(self, ctx: StepContext) -> list[str]:
+        """The tool names the action choice allows now.
+
+        With grounded numbers the calculator is offered only when a number is in view:
+        with nothing to calculate, a small model still picks it ("1 + 2") over the tool
+        the question needs.
+        """
+        from localchain.agents.tools.calculator import Calculator
+
+        names = []
+        for name, tool in self.by_name.items():
+            grounded = self.ground_numbers and name not in self.input_grammars
+            if grounded and isinstance(tool, Calculator) and not numbers_in(ctx.texts_in_view):
+                continue
+            names.append(name)
+        return names
+
     def _answer(self, ctx: StepContext, text: str) -> str:
-        answer = self._generate(ctx, text, max_tokens=self.limits.answer_tokens).strip()
+        # After tools gave results, the answer's numbers must be quoted from them: the small
+        # model otherwise restates the question and does the arithmetic itself, wrongly.
+        grounded = self.ground_numbers and bool(ctx.results)
+        grammar = answer_grammar(ctx.results) if grounded else None
+        answer = self._generate(
+            ctx, text, max_tokens=self.limits.answer_tokens, grammar=grammar
+        ).strip()
         if not answer:
             # The model ended the line at once; a grammar makes it write something.
             answer = self._generate(

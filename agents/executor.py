@@ -100,7 +100,9 @@ class ReActAgent(RunnableSerializable[dict[str, Any] | str, dict[str, Any]]):
     grammar: bool | None = None
     """None: grammars when supported; False: parse with repair; True: require grammars."""
     ground_numbers: bool = True
-    """Calculator expressions may only use numbers in view (llama.cpp only)."""
+    """On llama.cpp: calculator expressions may only use numbers in view (question,
+    conversation, observations), and a Final Answer after tool results only numbers the
+    tools returned."""
     input_grammars: dict[str, Any] = Field(default_factory=dict)
     """Per tool name: a GBNF for its Action Input, a function of the texts in view
     returning one, or None for free text (overrides the defaults)."""
@@ -368,6 +370,8 @@ class ReActAgent(RunnableSerializable[dict[str, Any] | str, dict[str, Any]]):
         fenced = fence_observation(outcome.observation, self.prompt.max_observation_chars)
         ctx.scratchpad += format_step(thought, tool_name, tool_input, fenced)
         ctx.texts_in_view.append(outcome.observation)
+        if not outcome.error:
+            ctx.results.append(outcome.observation)
         yield {"observation": outcome.observation, "error": outcome.error, "step": step}
         return step
 

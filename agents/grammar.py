@@ -45,6 +45,7 @@ __all__ = [
     "COMMON_NUMBERS",
     "InputGrammar",
     "action_grammar",
+    "answer_grammar",
     "expression_grammar",
     "gbnf_literal",
     "input_grammar",
@@ -180,6 +181,32 @@ def expression_grammar(texts: Sequence[str] | None = None) -> str:
             'ws ::= " "?',
         ]
     )
+
+
+def answer_grammar(observations: Sequence[str]) -> str:
+    """A one-line answer whose numbers all come from ``observations``.
+
+    Used for a Final Answer after tools returned results. The result is in an observation,
+    and a small model asked for the answer otherwise restates the question and does the
+    arithmetic itself ("17 * 23 = 409"). Words are free; numbers must be quoted whole from
+    what the tools said - "9", "0" and "1" cannot be strung together into "901".
+
+    Example:
+        >>> grammar = answer_grammar(["6912"])
+        >>> '"6912"' in grammar and '"901"' not in grammar and '"1"' not in grammar
+        True
+    """
+    found = [n for n in numbers_in(observations) if len(n) <= 24][:_MAX_NUMBERS]
+    lines = [
+        'root ::= " " (number | first run? number?) (run number)* run?',
+        "first ::= [^\\n0-9 ]",
+        "run ::= [^\\n0-9]+",
+    ]
+    if found:
+        lines.append("number ::= " + " | ".join(gbnf_literal(n) for n in found))
+    else:  # nothing to quote: an answer in words only
+        lines[0] = 'root ::= " " first run?'
+    return "\n".join(lines)
 
 
 def single_text_argument(tool: BaseTool) -> str | None:

@@ -1,0 +1,240 @@
+"""Agent accuracy on the embedded model: localchain's ReActAgent vs stock LangChain's ReAct.
+
+Runs the question set in ``bench/data/agent_questions.jsonl`` (44 questions: arithmetic,
+percentages, conversions with a stated rate - the book's MacBook-in-EUR among them -,
+multi-step problems, and lookups answered from a small local corpus) through
+
+  (a) ``localchain``: ``localchain.agents.ReActAgent`` (grammar-constrained steps, guards);
+  (b) ``stock``: langchain-classic's ``create_react_agent`` + ``AgentExecutor(
+      handle_parsing_errors=True)`` with the book's ReAct prompt (LangChain hub
+      ``hwchase17/react``), the way the book runs it,
+
+on the same chat model object (localchain's ``LlamaCppChat`` over the embedded
+SmolLM2-135M-Instruct GGUF: n_ctx=4096, temperature=0, seed=42, max_tokens=256) and the same
+tools: the calculator and the web search with ``offline=True`` over a BM25 retriever of
+``bench/data/agent_corpus.jsonl`` (so lookups never touch the network). Both get at most 8
+iterations and 120 s per question. The two systems alternate which goes first, question by
+question, so load from other processes hits both alike.
+
+Scoring: a numeric answer is right when a number in the output that is not copied from
+the question is within 0.5% (or the question's own ``tolerance``, absolute) of the expected
+one (when the expected number is in the question, the output's last number must be it); a
+text answer when one of its aliases appears as a word. Reported per system: accuracy (overall, per category, and on
+single-calculation questions), parse failures (localchain: replies that needed a retry;
+stock: ``_Exception`` steps from handle_parsing_errors), mean tool steps, mean seconds per
+question, and how runs ended.
+
+Needs langchain-classic for the stock side: ``pip install 'localchain[bench]'``.
+
+Run:  .venv/bin/python bench/agent_accuracy.py [--limit N] [--systems localchain,stock]
+Prints one JSON object; the full set (no --limit) also writes bench/results/agent_accuracy.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import statistics
+import time
+from collections import Counter
+from datetime import UTC, datetime
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+from langchain_core.documents import Document
+from langchain_core.tools import BaseTool
+
+from localchain.agents import ReActAgent
+from localchain.agents.tools import Calculator, WebSearch
+from localchain.models import LlamaCppChat
+from localchain.retrievers import BM25Retriever
+
+HERE = Path(__file__).parent
+QUESTIONS = HERE / "data" / "agent_questions.jsonl"
+CORPUS = HERE / "data" / "agent_corpus.jsonl"
+MAX_ITERATIONS, MAX_SECONDS = 8, 120.0
+SETTINGS = {"n_ctx": 4096, "temperature": 0.0, "seed": 42, "max_tokens": 256}
+SINGLE_CALCULATION = {"arithmetic", "percentage", "conversion"}
+
+# The book's prompt, as LangChain hub's hwchase17/react has it.
+STOCK_PROMPT = """Answer the following questions as best you can. You have access to the \
+following tools:
+
+{tools}
+
+Use the following format:
+
+Question: the input question you must answer
+Thought: you should always think about what to do
+Action: the action to take, should be one of [{tool_names}]
+Action Input: the input to the action
+Observation: the result of the action
+... (this Thought/Action/Action Input/Observation can repeat N times)
+Thought: I now know the final answer
+Final Answer: the final answer to the original input question
+
+Begin!
+
+Question: {input}
+Thought:{agent_scratchpad}"""
+
+_NUMBER = re.compile(r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?|-?\d+(?:\.\d+)?")
+
+
+def load_jsonl(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def make_tools() -> list[BaseTool]:
+    docs = [Document(d["text"], metadata={"title": d["title"], "source": d["source"]})
+            for d in load_jsonl(CORPUS)]  # fmt: skip
+    search = WebSearch(offline=True, fallback=BM25Retriever.from_documents(docs, k=2))
+    return [Calculator(), search]
+
+
+def _numbers(text: str) -> list[float]:
+    return [float(n.replace(",", "")) for n in _NUMBER.findall(text)]
+
+
+def is_correct(question: str, output: str, expected: Any, tolerance: float | None) -> bool:
+    """Text: any alias as a word. Numbers: a number of the output close enough to the
+    expected one, not counting numbers copied from the question ("3 * 12.50 = 36" is not
+    the answer 12.5) - unless the answer is itself in the question ("144 / 12" is 12):
+    then the output's last number must be it."""
+    if isinstance(expected, list):
+        return any(
+            re.search(rf"(?<!\w){re.escape(alias)}(?!\w)", output, re.IGNORECASE)
+            for alias in expected
+        )
+    target = float(expected)
+    allowed = tolerance if tolerance is not None else max(0.01, abs(target) * 0.005)
+    given = _numbers(question)
+    found = _numbers(output)
+    if any(abs(n - target) <= allowed for n in given):
+        return bool(found) and abs(found[-1] - target) <= allowed
+    return any(abs(n - target) <= allowed for n in found if n not in given)
+
+
+def run_localchain(chat: LlamaCppChat, tools: list[BaseTool]):
+    agent = ReActAgent(llm=chat, tools=tools, max_iterations=MAX_ITERATIONS,
+                       max_seconds=MAX_SECONDS)  # fmt: skip
+
+    def run(question: str) -> dict[str, Any]:
+        result = agent.invoke({"input": question})
+        return {
+            "output": result["output"],
+            "parse_failures": result["parse_failures"],
+            "steps": len(result["intermediate_steps"]),
+            "stopped": result["stopped_reason"],
+            "trace": [
+                [s.tool, s.tool_input, s.observation[:200]] for s in result["intermediate_steps"]
+            ],
+        }
+
+    return run
+
+
+def run_stock(chat: LlamaCppChat, tools: list[BaseTool]):
+    from langchain_classic.agents import AgentExecutor, create_react_agent
+    from langchain_core.prompts import PromptTemplate
+
+    agent = create_react_agent(chat, tools, PromptTemplate.from_template(STOCK_PROMPT))
+    executor = AgentExecutor(
+        agent=agent, tools=tools, handle_parsing_errors=True, max_iterations=MAX_ITERATIONS,
+        max_execution_time=MAX_SECONDS, return_intermediate_steps=True,
+    )  # fmt: skip
+
+    def run(question: str) -> dict[str, Any]:
+        result = executor.invoke({"input": question})
+        steps = result["intermediate_steps"]
+        failures = sum(1 for action, _ in steps if action.tool == "_Exception")
+        output = str(result["output"])
+        stopped = "budget" if output.startswith("Agent stopped due to") else "final_answer"
+        return {
+            "output": output,
+            "parse_failures": failures,
+            "steps": len(steps) - failures,
+            "stopped": stopped,
+            "trace": [[a.tool, str(a.tool_input)[:200], str(o)[:200]] for a, o in steps],
+        }
+
+    return run
+
+
+def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    def accuracy(subset: list[dict[str, Any]]) -> float | None:
+        return round(sum(r["correct"] for r in subset) / len(subset), 3) if subset else None
+
+    categories = sorted({r["category"] for r in rows})
+    single = [r for r in rows if r["category"] in SINGLE_CALCULATION and r["tool_calls"] == 1]
+    return {
+        "questions": len(rows),
+        "correct": sum(r["correct"] for r in rows),
+        "accuracy": accuracy(rows),
+        "accuracy_single_calculation": accuracy(single),
+        "accuracy_by_category": {
+            c: accuracy([r for r in rows if r["category"] == c]) for c in categories
+        },
+        "parse_failures": sum(r["parse_failures"] for r in rows),
+        "questions_with_parse_failures": sum(1 for r in rows if r["parse_failures"]),
+        "mean_steps": round(statistics.mean(r["steps"] for r in rows), 2),
+        "mean_seconds": round(statistics.mean(r["seconds"] for r in rows), 2),
+        "errors": sum(1 for r in rows if r.get("error")),
+        "stopped": dict(Counter(r["stopped"] for r in rows)),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--limit", type=int, help="only the first N questions (smoke test)")
+    parser.add_argument("--systems", default="localchain,stock")
+    parser.add_argument("--out", type=Path, help="write the JSON here too")
+    args = parser.parse_args()
+    questions = load_jsonl(QUESTIONS)[: args.limit]
+    names = [name.strip() for name in args.systems.split(",") if name.strip()]
+    load0 = round(os.getloadavg()[0], 2)
+    chat = LlamaCppChat(**SETTINGS)
+    tools = make_tools()
+    makers = {"localchain": run_localchain, "stock": run_stock}
+    systems = {name: makers[name](chat, tools) for name in names}
+    rows: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
+    for i, item in enumerate(questions):
+        order = names[i % len(names) :] + names[: i % len(names)]
+        for name in order:
+            started = time.perf_counter()
+            try:
+                outcome = systems[name](item["question"])
+            except Exception as err:  # noqa: BLE001 - a crash is a wrong answer, recorded
+                outcome = {"output": "", "parse_failures": 0, "steps": 0, "stopped": "crash",
+                           "error": f"{type(err).__name__}: {err}"}  # fmt: skip
+            outcome["seconds"] = round(time.perf_counter() - started, 3)
+            outcome["correct"] = is_correct(item["question"], outcome["output"],
+                                            item["answer"], item.get("tolerance"))  # fmt: skip
+            rows[name].append({**item, **outcome})
+    result = {
+        "benchmark": "agent_accuracy",
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
+        "loadavg_1m": {"start": load0, "end": round(os.getloadavg()[0], 2)},
+        "model": chat.model_name,
+        "settings": {**SETTINGS, "max_iterations": MAX_ITERATIONS, "max_seconds": MAX_SECONDS},
+        "versions": {lib: version(lib) for lib in ("llama_cpp_python", "langchain-core")}
+        | ({"langchain-classic": version("langchain-classic")} if "stock" in names else {}),
+        "questions": len(questions),
+        "systems": {name: summarize(rows[name]) for name in names},
+        "per_question": {name: rows[name] for name in names},
+    }
+    text = json.dumps(result, ensure_ascii=False)
+    out = args.out or (HERE / "results" / "agent_accuracy.json" if args.limit is None else None)
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
