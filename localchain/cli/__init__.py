@@ -16,6 +16,7 @@ from localchain.cli.config import config
 from localchain.cli.eval import eval_command
 from localchain.cli.index import index
 from localchain.cli.model_info import models
+from localchain.cli.rag import rag_app
 from localchain.cli.retrieve import retrieve
 from localchain.errors import LocalchainError
 
@@ -34,6 +35,7 @@ app.command()(models)
 app.command()(config)
 app.command()(index)
 app.command()(retrieve)
+app.add_typer(rag_app, name="rag")
 app.command()(agent)
 app.command("eval")(eval_command)
 

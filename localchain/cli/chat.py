@@ -5,13 +5,14 @@ from __future__ import annotations
 import os
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
 from localchain.chains.chat import Chatbot
+from localchain.chains.rag_chat import RagChatbot
 from localchain.cli.model_info import describe_model
 from localchain.cli.options import (
     BackendOpt,
@@ -23,7 +24,9 @@ from localchain.cli.options import (
     TemplateOpt,
     settings_from_options,
 )
+from localchain.cli.rag import open_store_retriever
 from localchain.cli.repl import Repl
+from localchain.cli.retrieve import ModeChoice
 from localchain.errors import SessionStoreError
 from localchain.memory import (
     InMemorySessionStore,
@@ -72,6 +75,14 @@ def chat(
     max_tokens: MaxTokensOpt = None,
     n_ctx: NCtxOpt = None,
     chat_template: TemplateOpt = None,
+    rag: Annotated[
+        Path | None,
+        typer.Option("--rag", help="Answer from this store folder (`localchain index`), "
+                     "citing sources; follow-ups are rewritten with the conversation."),
+    ] = None,
+    rag_mode: Annotated[
+        ModeChoice, typer.Option("--rag-mode", help="Search method for --rag.")
+    ] = ModeChoice.hybrid,
 ) -> None:
     """Chat with the model in the terminal; /help lists the commands."""
     if session is not None and resume:
@@ -87,18 +98,24 @@ def chat(
     if resume:
         session_id = _latest(store, console)
     repl_holder: list[Repl] = []
-    bot = Chatbot(
-        llm,
-        memory_from_name(memory.value, k=k, max_tokens=history_tokens),
-        system_prompt=system,
-        session_id=session_id,
-        store=store,
-        on_notice=lambda text: repl_holder[0].notice(text),
-    )
+    bot_options: dict[str, Any] = {
+        "system_prompt": system,
+        "session_id": session_id,
+        "store": store,
+        "on_notice": lambda text: repl_holder[0].notice(text),
+    }
+    remembered = memory_from_name(memory.value, k=k, max_tokens=history_tokens)
+    if rag is None:
+        bot = Chatbot(llm, remembered, **bot_options)
+    else:
+        retriever = open_store_retriever(rag, rag_mode, llm=llm)
+        bot = RagChatbot(retriever, llm, remembered, **bot_options)
     info = describe_model(llm, settings)
     repl = Repl(bot, console=console, model_info=info, history_file=_input_history_file())
     repl_holder.append(repl)
     detail = f" k={k}" if memory is MemoryKind.window else ""
+    if rag is not None:
+        detail += f", rag: {escape(str(rag))} ({rag_mode.value})"
     console.print(
         f"[bold]localchain chat[/bold] - model {escape(str(info['name']))} ({info['backend']}), "
         f"memory: {memory.value}{detail}, session {escape(bot.session_id)}. /help for commands."

@@ -152,6 +152,10 @@ class Repl:
                 sys.stdout.flush()
             elif self.bot.last_turn is not None:
                 self.console.print("bot> [dim](empty answer)[/dim]")
+            footer = getattr(self.bot, "turn_footer", None)
+            if callable(footer) and (text := footer()):
+                # A RAG chatbot's sources and citations for this answer.
+                self.console.print(f"[dim]{escape(text)}[/dim]")
         except KeyboardInterrupt:
             pieces.close()
             if started:

@@ -1,0 +1,113 @@
+"""`localchain rag ask` and `localchain chat --rag`, run as a user runs them: subprocesses
+over a store built by `localchain index` from the book's Interstellar text."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+INTERSTELLAR = Path("/work/shared/data/interstellar.txt")
+MODEL_ARGS = ["--n-ctx", "2048", "--max-tokens", "48"]
+
+pytestmark = pytest.mark.slow
+
+
+def run(*args: str, cwd: Path, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("LOCALCHAIN_")}
+    return subprocess.run(
+        [sys.executable, "-m", "localchain", *args],
+        check=False,
+        cwd=cwd,
+        input=stdin,
+        text=True,
+        capture_output=True,
+        env=environ,
+        timeout=300,
+    )
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The 15 Interstellar chunks (split on "."), indexed by the CLI."""
+    folder = tmp_path_factory.mktemp("films")
+    shutil.copy(INTERSTELLAR, folder / "interstellar.txt")
+    result = run(
+        "index", str(folder), "--store", str(folder / "store"), "--chunker", "separator", cwd=folder
+    )
+    assert result.returncode == 0, result.stderr
+    return folder / "store"
+
+
+def test_rag_ask_json_cites_the_677_sentence(store: Path, tmp_path: Path) -> None:
+    result = run(
+        "rag",
+        "ask",
+        "Income generated",
+        "--store",
+        str(store),
+        "--mode",
+        "dense",
+        "-k",
+        "3",
+        "--json",
+        *MODEL_ARGS,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == 1
+    data = json.loads(lines[0])
+    assert data["question"] == "Income generated" and data["mode"] == "dense"
+    assert data["citations"] and data["supported"] is True
+    sources = {s["number"]: s for s in data["sources"]}
+    assert all("677" in sources[n]["text"] for n in data["citations"])
+    for source in data["sources"]:
+        assert source["source"].endswith("interstellar.txt")
+        assert source["metadata"]["source"] == source["source"]
+        assert isinstance(source["score"], float) and source["id"]
+    assert "677" in data["answer"]
+
+
+def test_rag_ask_says_it_does_not_know(store: Path, tmp_path: Path) -> None:
+    result = run(
+        "rag",
+        "ask",
+        "What is the mass of the moon?",
+        "--store",
+        str(store),
+        *MODEL_ARGS,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("I don't know")
+    assert "no sources: nothing relevant was found" in result.stdout
+
+
+def test_rag_ask_bad_input(tmp_path: Path) -> None:
+    missing = run(
+        "rag", "ask", "Income generated", "--store", str(tmp_path / "nowhere"), cwd=tmp_path
+    )
+    assert missing.returncode == 1 and missing.stderr.startswith("error: ")
+    empty = run("rag", "ask", "  ", "--store", str(tmp_path), cwd=tmp_path)
+    assert empty.returncode == 2 and "empty" in empty.stderr
+    listing = run("rag", "--help", cwd=tmp_path)
+    assert listing.returncode == 0 and "ask" in listing.stdout
+
+
+def test_chat_over_an_indexed_folder(store: Path, tmp_path: Path) -> None:
+    script = "Who directed Interstellar?\nWhen did it premiere?\n/history\n/exit\n"
+    result = run(
+        "chat", "--rag", str(store), "--rag-mode", "bm25", *MODEL_ARGS, cwd=tmp_path, stdin=script
+    )
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert f"rag: {store} (bm25)" in out
+    assert out.count("bot> ") == 2
+    assert out.count("interstellar.txt - ") >= 2  # the sources after each answer
+    assert "human: Who directed Interstellar?" in out and "human: When did it premiere?" in out
