@@ -10,8 +10,10 @@ import pytest
 from langchain_core.messages import AIMessage, HumanMessage
 from langchain_core.tools import tool
 
+from localchain.agents.decoding import GrammarDecoder, StepContext, StepLimits
 from localchain.agents.grammar import (
     action_grammar,
+    answer_grammar,
     expression_grammar,
     gbnf_literal,
     input_grammar,
@@ -120,6 +122,8 @@ def test_grammars_compile_in_llama_cpp(engine) -> None:  # type: ignore[no-untyp
         expression_grammar(None),
         json_arguments_grammar(convert),
         input_grammar(Calculator(), ["2 and 3"]),
+        answer_grammar(["Observation: 6912", "1,599.00 USD"]),
+        answer_grammar(["no digits here"]),
     ):
         assert gbnf is not None
         engine.grammar(gbnf)  # raises ConfigError when llama.cpp rejects it
@@ -145,3 +149,23 @@ def test_guard_keys_and_settings() -> None:
     on.record("t", "calculator", "2+2", "4", False)
     assert on.check("other thought", "calculator", " 2 + 2 ") == "repeated_action"
     assert on.check("t", "web_search", "2+2") is None
+
+
+def test_answer_grammar_quotes_numbers_from_observations_only() -> None:
+    grammar = answer_grammar(["6912", "costs 1,599.00 USD"])
+    assert all(f'"{n}"' in grammar for n in ("6912", "1,599.00", "1599"))
+    assert '"9"' not in grammar and '"100"' not in grammar  # no constants
+    assert "number" not in answer_grammar(["no digits here"])
+
+
+def test_calculator_is_offered_only_with_a_number_in_view(chat: LlamaCppChat) -> None:
+    tools = [Calculator(), WebSearch()]
+    decoder = GrammarDecoder(chat, ReActPrompt(), tools, StepLimits())
+    ctx = StepContext(question="Who wrote Frankenstein?", history=None, scratchpad="",
+                      texts_in_view=["Who wrote Frankenstein?"])  # fmt: skip
+    assert decoder.offered_tools(ctx) == ["web_search"]
+    ctx.texts_in_view.append("It costs 12 USD.")
+    assert decoder.offered_tools(ctx) == ["calculator", "web_search"]
+    ungrounded = GrammarDecoder(chat, ReActPrompt(), tools, StepLimits(), ground_numbers=False)
+    ctx.texts_in_view.pop()
+    assert ungrounded.offered_tools(ctx) == ["calculator", "web_search"]

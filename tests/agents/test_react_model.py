@@ -51,10 +51,14 @@ def test_stream_yields_thought_action_observation_as_they_happen(
 
 
 def test_step_grammar_never_yields_an_unknown_tool(chat: LlamaCppChat) -> None:
+    # A number in the question, so the calculator is on offer (see offered_tools).
     agent = ReActAgent(llm=chat, tools=[Calculator()], max_iterations=4, max_seconds=300)
-    result = agent.invoke({"input": "Use the weather tool to find the weather in Paris."})
+    question = "Use the weather tool to find the weather in Paris for the next 3 days."
+    events = list(agent.stream({"input": question}))
+    result = events[-1]
     assert result["parse_failures"] == 0
-    assert all(step.tool == "calculator" for step in result["intermediate_steps"])
+    actions = [event["action"] for event in events if "action" in event]
+    assert actions and all(action.tool == "calculator" for action in actions)
     assert result["stopped_reason"] != "max_iterations"
 
 
