@@ -36,9 +36,15 @@ from langchain_core.runnables import RunnableConfig, RunnableSerializable
 from langchain_core.runnables.utils import AddableDict
 from langchain_core.tools import BaseTool
 from localchain.agents.decoding import OutOfTime, StepContext, StepDecoder, StepLimits, make_decoder
-from localchain.agents.guards import GuardSettings, LoopGuard
-from localchain.agents.prompt import ReActPrompt, fence_observation, format_step
-from localchain.agents.result import AgentResult, ReActStep, StoppedReason
+from localchain.agents.guards import FORCE_NOTICES, GuardSettings, LoopGuard
+from localchain.agents.prompt import ReActPrompt, fence_observation, format_step, plain_history
+from localchain.agents.result import (
+    BUDGET_REASONS,
+    AgentResult,
+    ReActStep,
+    StoppedReason,
+    budget_output,
+)
 from localchain.agents.tool_call import call_tool
 from localchain.agents.trace import TracePrinter
 from localchain.memory import Memory
@@ -261,7 +267,7 @@ class ReActAgent(RunnableSerializable[dict[str, Any] | str, dict[str, Any]]):
             question=question,
             history=history,
             scratchpad="",
-            texts_in_view=[question, _history_text(history)],
+            texts_in_view=[question, plain_history(history)],
             deadline=started + self.max_seconds if self.max_seconds else None,
             callbacks=run_manager.get_child() if run_manager else None,
         )
@@ -307,7 +313,7 @@ class ReActAgent(RunnableSerializable[dict[str, Any] | str, dict[str, Any]]):
                     if guard.errors_exhausted:
                         force = "stalled"
             if force is not None:
-                notice = _FORCE_NOTICES[force]
+                notice = FORCE_NOTICES[force]
                 ctx.notices.append(notice)
                 yield {"notice": notice}
                 try:
@@ -317,8 +323,10 @@ class ReActAgent(RunnableSerializable[dict[str, Any] | str, dict[str, Any]]):
                     stopped = "max_seconds"
                 except ContextOverflowError:
                     stopped = "context_full"
-        if stopped in ("max_iterations", "max_seconds", "context_full"):
-            output = self._budget_output(stopped)
+        if stopped in BUDGET_REASONS:
+            output = budget_output(
+                stopped, max_iterations=self.max_iterations, max_seconds=self.max_seconds
+            )
         if remembered and self.memory is not None:
             for notice in self.memory.save_turn(question, output):
                 ctx.notices.append(notice)
@@ -405,27 +413,3 @@ class ReActAgent(RunnableSerializable[dict[str, Any] | str, dict[str, Any]]):
         ctx.history = self.memory.messages
         ctx.notices.append(notice)
         return True
-
-    def _budget_output(self, reason: StoppedReason) -> str:
-        if reason == "max_iterations":
-            return f"stopped: budget (max_iterations={self.max_iterations} reached before a final answer)"
-        if reason == "max_seconds":
-            return (
-                f"stopped: budget (max_seconds={self.max_seconds:g} passed before a final answer)"
-            )
-        return "stopped: budget (the prompt no longer fits the model's context window)"
-
-
-_FORCE_NOTICES: dict[str, str] = {
-    "repeated_action": "repeated action with the same input: skipped it; asking for the final answer",
-    "stalled": "the loop is not making progress: asking for the final answer",
-    "parse_failures": "the replies kept breaking the format: asking for the final answer",
-}
-
-
-def _history_text(history: list[BaseMessage] | str | None) -> str:
-    if not history:
-        return ""
-    if isinstance(history, str):
-        return history
-    return "\n".join(message.text for message in history)

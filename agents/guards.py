@@ -33,10 +33,19 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-__all__ = ["GuardSettings", "GuardVerdict", "LoopGuard", "action_key"]
+__all__ = ["FORCE_NOTICES", "GuardSettings", "GuardVerdict", "LoopGuard", "action_key"]
 
 GuardVerdict = Literal["repeated_action", "stalled"]
 """Why a guard stopped the loop."""
+
+FORCE_NOTICES: dict[str, str] = {
+    "repeated_action": (
+        "repeated action with the same input: skipped it; asking for the final answer"
+    ),
+    "stalled": "the loop is not making progress: asking for the final answer",
+    "parse_failures": "the replies kept breaking the format: asking for the final answer",
+}
+"""What the executor reports when it asks for the final answer, by reason."""
 
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _SPACE_OR_QUOTE = re.compile(r"[\s\"'`]+")

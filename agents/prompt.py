@@ -45,6 +45,7 @@ __all__ = [
     "ReActPrompt",
     "fence_observation",
     "format_step",
+    "plain_history",
 ]
 
 BOOK_REACT_TEMPLATE = """Answer the following questions as best you can. You have access to the \
@@ -265,3 +266,18 @@ def format_step(thought: str, tool: str, tool_input: str | dict[str, Any], obser
         f"{lead}\nAction: {tool}\nAction Input: {shown}\n"
         f"Observation:{separator}{observation}\nThought:"
     )
+
+
+def plain_history(history: Sequence[BaseMessage] | str | None) -> str:
+    """The conversation's text, for what the model has in view (numbers to ground on).
+
+    Example:
+        >>> from langchain_core.messages import HumanMessage
+        >>> plain_history([HumanMessage("It costs 12 USD.")])
+        'It costs 12 USD.'
+    """
+    if not history:
+        return ""
+    if isinstance(history, str):
+        return history
+    return "\n".join(message.text for message in history)

