@@ -9,8 +9,7 @@ import pytest
 
 from localchain.models import LlamaCppChat, embedded_model_path
 
-# Tests run on the real embedded GGUF; these settings make them deterministic.
-TEST_CTX = 2048
+from model_settings import TEST_CTX
 
 
 @pytest.fixture(autouse=True)

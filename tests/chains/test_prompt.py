@@ -9,7 +9,7 @@ from langchain_core.runnables import RunnableLambda
 
 from localchain import ChainInputError, LlamaCppLLM
 from localchain.chains import prompt_chain, strip_text
-from conftest import TEST_CTX
+from model_settings import TEST_CTX
 
 CAPITAL = "What is the capital of {country}? Answer with one word."
 

@@ -9,7 +9,7 @@ from langchain_core.prompts import ChatPromptTemplate
 from localchain.errors import ConfigError, ContextOverflowError
 from localchain.models import LlamaCppChat
 
-from conftest import TEST_CTX
+from model_settings import TEST_CTX
 
 FRANCE = "What is the capital of France? Answer with one word."
 
