@@ -131,7 +131,12 @@ def citation_grammar(n_sources: int, *, max_chars: int = 240) -> str:
 
 @dataclass
 class Statement:
-    """One sentence of the answer and the sources cited for it."""
+    """One sentence of the answer and the sources cited for it.
+
+    Example:
+        >>> Statement("It grossed $677 million.", [2], "inferred", 1.0).as_dict()["citations"]
+        [2]
+    """
 
     text: str
     """The sentence, without citation markers."""
@@ -154,7 +159,12 @@ class Statement:
 
 @dataclass
 class InvalidCitation:
-    """A citation the model wrote that the answer no longer carries, and why."""
+    """A citation the model wrote that the answer no longer carries, and why.
+
+    Example:
+        >>> InvalidCitation(7, "there is no source 7").as_dict()
+        {'number': 7, 'reason': 'there is no source 7'}
+    """
 
     number: int
     reason: str
@@ -165,7 +175,12 @@ class InvalidCitation:
 
 @dataclass
 class CitationReport:
-    """What the checker found in a whole answer."""
+    """What the checker found in a whole answer.
+
+    Example:
+        >>> CitationReport().unsupported_reason
+        'the answer makes no statement to check'
+    """
 
     citations: list[int] = field(default_factory=list)
     """Every source number the final answer cites, ascending."""

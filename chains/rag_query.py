@@ -424,7 +424,7 @@ def query_router(
 
     ``routes`` maps each name to a description the model reads. On llama.cpp the answer is
     decoded under a grammar that allows only the names; other models' answers are read for
-    the first name they mention, else ``default`` (else :class:`~localchain.RouteError`).
+    the first name they mention, else ``default`` (else :class:`~localchain.errors.RouteError`).
 
     Example:
         >>> router = query_router(llm, {"movies": "films, actors, box office",
