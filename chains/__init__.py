@@ -16,12 +16,10 @@ from localchain.chains.rag_chat import RagChatbot, conversational_rag_chain
 from localchain.chains.rag_query import (
     MultiHopRetriever,
     MultiQueryRetriever,
-    RouterRetriever,
-    embedding_router,
     query_rewriter,
-    query_router,
     sub_queries,
 )
+from localchain.chains.rag_route import RouterRetriever, embedding_router, query_router
 from localchain.chains.sequential import Link, SequentialChain, sequential
 from localchain.chains.story import STORY_PROMPTS, story_chain
 

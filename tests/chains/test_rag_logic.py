@@ -12,6 +12,7 @@ import localchain.chains.citations
 import localchain.chains.rag
 import localchain.chains.rag_chat
 import localchain.chains.rag_query
+import localchain.chains.rag_route
 import pytest
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
@@ -530,6 +531,7 @@ def test_footer_for_no_sources_and_unsupported() -> None:
         localchain.chains.citations,
         localchain.chains.rag,
         localchain.chains.rag_query,
+        localchain.chains.rag_route,
         localchain.chains.rag_chat,
     ],
 )
