@@ -136,7 +136,7 @@ def spawn(tmp_path: Path, *args: str) -> pexpect.spawn:
     child = pexpect.spawn(
         sys.executable, ["-m", "localchain", "chat", "--sessions", str(tmp_path / "s.db"),
                          *MODEL_ARGS, *args],
-        cwd=str(tmp_path), env=environ, encoding="utf-8", timeout=60, dimensions=(50, 200),
+        cwd=str(tmp_path), env=environ, encoding="utf-8", timeout=180, dimensions=(50, 200),
     )
     child.expect(PROMPT)
     return child
