@@ -1,4 +1,4 @@
-"""The ``localchain`` command line: ask, chat, models, config.
+"""The ``localchain`` command line: ask, chat, agent, index, retrieve, rag, eval, models, config.
 
 Errors go to stderr with exit code 1 (2 for bad usage); ``--json`` output goes to stdout.
 """
