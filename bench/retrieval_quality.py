@@ -9,7 +9,7 @@ Two labelled sets:
   answer also appears in a broader topic (``compound``, ``specialnames``...), that topic
   (grade 1). A hit counts for its topic; repeats of a topic count once, at their best rank.
 * ``cranfield``: 1,400 aeronautics abstracts, 225 queries, graded judgments
-  (``/work/shared/data/cranfield``), with the reference numbers recorded there.
+  (``data/cranfield``), with the reference numbers recorded there.
 
 Pipelines: ``bm25``, ``dense``, ``hybrid`` (RRF, k=60), and ``hybrid+<reranker>`` for each
 ``--rerank`` given: ``llm`` (the embedded GGUF, yes/no; about one second per document, so
@@ -56,7 +56,7 @@ from localchain.retrievers import (
 
 HERE = Path(__file__).resolve().parent
 QUESTIONS = HERE / "data" / "pydoc_questions.jsonl"
-CRANFIELD = Path(os.environ.get("CRANFIELD_DIR", "/work/shared/data/cranfield"))
+CRANFIELD = Path(os.environ.get("CRANFIELD_DIR", Path(__file__).resolve().parents[1] / "data" / "cranfield"))
 CRANFIELD_REFERENCE = {  # from the collection's README: raw libraries, all 225 queries
     "bm25": {"nDCG@10": 0.348, "MAP": 0.275, "recall@10": 0.381},
     "dense": {"nDCG@10": 0.383, "MAP": 0.321, "recall@10": 0.419},

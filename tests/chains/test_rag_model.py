@@ -29,7 +29,7 @@ from localchain.retrievers.store import Index, open_retriever
 
 from localchain.models import LlamaCppChat
 
-INTERSTELLAR = Path("/work/shared/data/interstellar.txt")
+INTERSTELLAR = Path(__file__).resolve().parents[2] / "data" / "interstellar.txt"
 
 pytestmark = pytest.mark.slow
 

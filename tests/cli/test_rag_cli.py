@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-INTERSTELLAR = Path("/work/shared/data/interstellar.txt")
+INTERSTELLAR = Path(__file__).resolve().parents[2] / "data" / "interstellar.txt"
 MODEL_ARGS = ["--n-ctx", "2048", "--max-tokens", "48"]
 
 pytestmark = pytest.mark.slow

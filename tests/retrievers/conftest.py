@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-SHARED_DATA = Path("/work/shared/data")
+SHARED_DATA = Path(__file__).resolve().parents[2] / "data"
 INTERSTELLAR = SHARED_DATA / "interstellar.txt"
 CRANFIELD = SHARED_DATA / "cranfield"
 

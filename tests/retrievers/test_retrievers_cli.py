@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-INTERSTELLAR = Path("/work/shared/data/interstellar.txt")
+INTERSTELLAR = Path(__file__).resolve().parents[2] / "data" / "interstellar.txt"
 
 
 def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:

@@ -24,7 +24,7 @@ from localchain.errors import (
     IndexFormatError,
 )
 
-INTERSTELLAR = Path("/work/shared/data/interstellar.txt")
+INTERSTELLAR = Path(__file__).resolve().parents[2] / "data" / "interstellar.txt"
 BOOK_QUERY = "how precise was the science"
 
 
