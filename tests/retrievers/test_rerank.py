@@ -38,7 +38,7 @@ class WordOverlap:
 @pytest.fixture(scope="module")
 def tiny_cross_encoder(tmp_path_factory) -> Path:
     """A one-layer BERT cross-encoder with MiniLM's tokenizer, made here without a network."""
-    torch = pytest.importorskip("torch")
+    import torch
     from transformers import BertConfig, BertForSequenceClassification
 
     folder = tmp_path_factory.mktemp("tiny-cross-encoder")
