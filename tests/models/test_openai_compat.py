@@ -3,54 +3,17 @@
 from __future__ import annotations
 
 import socket
-import subprocess
-import sys
 import threading
 import time
-import urllib.request
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from pydantic import BaseModel
 
+from model_settings import free_port
+
 from localchain import load_chat_model
 from localchain.errors import BackendConnectionError
 from localchain.models import OpenAICompatibleChat
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def server_url(model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = _free_port()
-    log = tmp_path_factory.mktemp("server") / "server.log"
-    with open(log, "w") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "llama_cpp.server", "--model", str(model_path),
-             "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048",
-             "--model_alias", "smollm2"],
-            stdout=out, stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}/v1"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/models", timeout=2).read()
-                break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"server did not start:\n{log.read_text()[-3000:]}")
-                time.sleep(0.5)
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 def test_invoke_through_langchain_openai(server_url: str) -> None:
@@ -91,7 +54,7 @@ def test_structured_output_through_server(server_url: str) -> None:
 
 
 def test_refused_connection_is_a_clear_error() -> None:
-    url = f"http://127.0.0.1:{_free_port()}/v1"
+    url = f"http://127.0.0.1:{free_port()}/v1"
     chat = load_chat_model("m", base_url=url, timeout=2, max_retries=0)
     with pytest.raises(BackendConnectionError) as caught:
         chat.invoke("hi")
