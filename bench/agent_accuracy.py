@@ -49,6 +49,7 @@ from langchain_core.documents import Document
 from langchain_core.tools import BaseTool
 
 from localchain.agents import ReActAgent
+from localchain.agents.prompt import BOOK_REACT_TEMPLATE
 from localchain.agents.tools import Calculator, WebSearch
 from localchain.models import LlamaCppChat
 from localchain.retrievers import BM25Retriever
@@ -60,27 +61,9 @@ MAX_ITERATIONS, MAX_SECONDS = 8, 120.0
 SETTINGS = {"n_ctx": 4096, "temperature": 0.0, "seed": 42, "max_tokens": 256}
 SINGLE_CALCULATION = {"arithmetic", "percentage", "conversion"}
 
-# The book's prompt, as LangChain hub's hwchase17/react has it.
-STOCK_PROMPT = """Answer the following questions as best you can. You have access to the \
-following tools:
-
-{tools}
-
-Use the following format:
-
-Question: the input question you must answer
-Thought: you should always think about what to do
-Action: the action to take, should be one of [{tool_names}]
-Action Input: the input to the action
-Observation: the result of the action
-... (this Thought/Action/Action Input/Observation can repeat N times)
-Thought: I now know the final answer
-Final Answer: the final answer to the original input question
-
-Begin!
-
-Question: {input}
-Thought:{agent_scratchpad}"""
+# The book's prompt, as LangChain hub's hwchase17/react has it: localchain's template
+# without the conversation slot it adds for memory.
+STOCK_PROMPT = BOOK_REACT_TEMPLATE.replace("{chat_history}", "")
 
 _NUMBER = re.compile(r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?|-?\d+(?:\.\d+)?")
 
