@@ -19,6 +19,7 @@ from localchain.cli.options import (
     TemperatureOpt,
     TemplateOpt,
     print_json,
+    read_question,
     settings_from_options,
 )
 from localchain.models.registry import load_chat_model
@@ -77,10 +78,7 @@ def agent(
     """Answer a question with the ReAct agent (calculator and web search by default)."""
     from localchain.agents import AgentResult, ReActAgent
 
-    if question == "-":
-        question = sys.stdin.read()
-    if not question.strip():
-        raise typer.BadParameter("the question is empty", param_hint="QUESTION")
+    question = read_question(question)
     chosen = tools_from_names(tools)
     settings = settings_from_options(
         model=model, backend=backend, base_url=base_url, temperature=temperature,

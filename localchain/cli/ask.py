@@ -20,6 +20,7 @@ from localchain.cli.options import (
     TemperatureOpt,
     TemplateOpt,
     print_json,
+    read_question,
     settings_from_options,
 )
 from localchain.models.registry import load_chat_model
@@ -39,10 +40,7 @@ def ask(
     json_output: JsonOpt = False,
 ) -> None:
     """Ask the model one question and stream the answer."""
-    if question == "-":
-        question = sys.stdin.read()
-    if not question.strip():
-        raise typer.BadParameter("the question is empty", param_hint="QUESTION")
+    question = read_question(question)
     settings = settings_from_options(
         model=model, backend=backend, base_url=base_url, temperature=temperature,
         max_tokens=max_tokens, n_ctx=n_ctx, seed=seed, chat_template=chat_template,

@@ -32,7 +32,6 @@ from localchain.memory import (
     InMemorySessionStore,
     SessionStore,
     SQLiteSessionStore,
-    default_sessions_path,
     memory_from_name,
 )
 from localchain.models.registry import load_chat_model

@@ -8,8 +8,8 @@ from typing import Annotated, Any
 
 import typer
 
-from localchain.settings import Settings
 from localchain.models.registry import resolve_settings
+from localchain.settings import Settings
 
 ModelOpt = Annotated[
     str | None,
@@ -45,3 +45,13 @@ def print_json(data: dict[str, Any]) -> None:
     """Write one JSON object and a newline to stdout."""
     sys.stdout.write(json.dumps(data, ensure_ascii=False, default=str) + "\n")
     sys.stdout.flush()
+
+
+def read_question(question: str) -> str:
+    """The QUESTION argument, read from stdin when it is ``-``; an empty one is a usage error."""
+    if question == "-":
+        question = sys.stdin.read()
+    if not question.strip():
+        raise typer.BadParameter("the question is empty", param_hint="QUESTION")
+    return question
+

@@ -27,6 +27,7 @@ from localchain.cli.options import (
     NCtxOpt,
     TemperatureOpt,
     print_json,
+    read_question,
     settings_from_options,
 )
 from localchain.cli.retrieve import ModeChoice
@@ -97,10 +98,7 @@ def ask(
     json_output: JsonOpt = False,
 ) -> None:
     """Answer a question from an index, citing the sources like [1]."""
-    if question == "-":
-        question = sys.stdin.read()
-    if not question.strip():
-        raise typer.BadParameter("the question is empty", param_hint="QUESTION")
+    question = read_question(question)
     if no_threshold and threshold is not None:
         raise typer.BadParameter("give --threshold or --no-threshold, not both")
     cut: float | str | None = None if no_threshold else ("auto" if threshold is None else threshold)
