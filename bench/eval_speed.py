@@ -13,6 +13,7 @@ seconds, seconds per sample, scored samples, NaN count, judge calls, per side, a
 
     .venv/bin/python bench/eval_speed.py                # 20 samples, both sides (slow)
     .venv/bin/python bench/eval_speed.py --samples 2 --only localchain
+    .venv/bin/python bench/eval_speed.py --out bench/results/eval_speed.json
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ import platform
 import sys
 import time
 import warnings
+from importlib.metadata import version
+from pathlib import Path
 from typing import Any
 
 from langchain_core.callbacks import BaseCallbackHandler
@@ -112,8 +115,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=20, help="rows to score (default 20)")
     parser.add_argument("--only", choices=["localchain", "ragas"], default=None)
+    parser.add_argument("--out", type=Path, help="write the JSON here too")
     args = parser.parse_args(argv)
     rows = _rows(args.samples)
+    load0 = round(os.getloadavg()[0], 2)
     out: dict[str, Any] = {
         "benchmark": "eval_speed",
         "metric": "faithfulness",
@@ -121,6 +126,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "judge_model": "SmolLM2-135M-Instruct.Q4_1 (embedded)",
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
         "date": time.strftime("%Y-%m-%d"),
+        "versions": {lib: version(lib) for lib in ("llama_cpp_python", "ragas", "langchain-core",
+                                                   "langchain-community")},
     }
     if args.only in (None, "localchain"):
         out["localchain"] = run_localchain(rows)
@@ -129,6 +136,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if "localchain" in out and "stock_ragas" in out and out["localchain"]["seconds"]:
         out["ratio_seconds_stock_over_localchain"] = round(
             out["stock_ragas"]["seconds"] / out["localchain"]["seconds"], 2)
+    out["loadavg_1m"] = {"start": load0, "end": round(os.getloadavg()[0], 2)}
+    if args.out:
+        args.out.write_text(json.dumps(out, indent=2) + "\n")
     json.dump(out, sys.stdout)
     sys.stdout.write("\n")
     return out
