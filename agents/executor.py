@@ -66,7 +66,7 @@ class ReActAgent(RunnableSerializable[dict[str, Any] | str, dict[str, Any]]):
     ``{"thought"}``, ``{"action"}`` (a LangChain ``AgentAction``), ``{"observation",
     "step", "error"}``, ``{"notice"}``, ``{"parse_failure", ...}``, and last the result.
 
-    Args:
+    Keyword Args:
         llm: The chat model (None: the configured one, the embedded model by default).
         tools: The tools; names must be unique.
         prompt: A :class:`ReActPrompt`, a template string or a LangChain prompt template.
