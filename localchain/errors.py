@@ -40,11 +40,30 @@ __all__ = [
 
 
 class LocalchainError(Exception):
-    """Root of every error localchain raises on purpose."""
+    """Root of every error localchain raises on purpose.
+
+    Example:
+        >>> from localchain.errors import LocalchainError
+        >>> from localchain.retrievers import BM25Retriever
+        >>> try:
+        ...     BM25Retriever.from_texts([])
+        ... except LocalchainError as err:
+        ...     print(type(err).__name__)
+        EmptyCorpusError
+    """
 
 
 class ConfigError(LocalchainError, ValueError):
-    """A setting has a value localchain cannot use."""
+    """A setting has a value localchain cannot use.
+
+    Example:
+        >>> from localchain import ConfigError, load_settings
+        >>> try:
+        ...     load_settings(n_ctx=4)
+        ... except ConfigError as err:
+        ...     print(err.source)
+        n_ctx from argument
+    """
 
     def __init__(self, message: str, *, source: str | None = None) -> None:
         self.source = source
@@ -52,7 +71,16 @@ class ConfigError(LocalchainError, ValueError):
 
 
 class ModelNotFoundError(LocalchainError, FileNotFoundError):
-    """The model file named by an argument or a setting does not exist."""
+    """The model file named by an argument or a setting does not exist.
+
+    Example:
+        >>> from localchain import ModelNotFoundError, load_chat_model
+        >>> try:
+        ...     load_chat_model("models/missing.gguf")
+        ... except ModelNotFoundError as err:
+        ...     print(err.path)
+        models/missing.gguf
+    """
 
     def __init__(self, path: str, *, source: str | None = None) -> None:
         self.path = path
@@ -68,7 +96,20 @@ class ModelNotFoundError(LocalchainError, FileNotFoundError):
 
 
 class ModelLoadError(LocalchainError):
-    """A model file exists but cannot be loaded (not GGUF, truncated, unsupported)."""
+    """A model file exists but cannot be loaded (not GGUF, truncated, unsupported).
+
+    Example:
+        >>> import tempfile
+        >>> from localchain import ModelLoadError, load_chat_model
+        >>> with tempfile.NamedTemporaryFile(suffix=".gguf") as file:
+        ...     _ = file.write(b"not a model")
+        ...     file.flush()
+        ...     try:
+        ...         load_chat_model(file.name)
+        ...     except ModelLoadError as err:
+        ...         print(err.reason)
+        not a GGUF file (starts with b'not ', expected b'GGUF'); ...
+    """
 
     def __init__(self, path: str, reason: str) -> None:
         self.path = path
@@ -77,7 +118,16 @@ class ModelLoadError(LocalchainError):
 
 
 class ContextOverflowError(LocalchainError, ValueError):
-    """A prompt does not fit the model's context window."""
+    """A prompt does not fit the model's context window.
+
+    Example:
+        >>> from localchain import ContextOverflowError
+        >>> err = ContextOverflowError(prompt_tokens=5000, n_ctx=4096)
+        >>> err.prompt_tokens > err.n_ctx
+        True
+        >>> print(err)
+        prompt is 5000 tokens but the context window is 4096 tokens ...
+    """
 
     def __init__(self, *, prompt_tokens: int, n_ctx: int, max_tokens: int = 0) -> None:
         self.prompt_tokens = prompt_tokens
@@ -91,7 +141,16 @@ class ContextOverflowError(LocalchainError, ValueError):
 
 
 class BackendConnectionError(LocalchainError, ConnectionError):
-    """A remote model server could not be reached or did not answer in time."""
+    """A remote model server could not be reached or did not answer in time.
+
+    Example:
+        >>> from localchain import BackendConnectionError
+        >>> err = BackendConnectionError("http://127.0.0.1:8000/v1", "connection refused", timeout=30)
+        >>> print(err)
+        no answer from the model server at http://127.0.0.1:8000/v1 within 30 s: connection refused. ...
+        >>> isinstance(err, ConnectionError)
+        True
+    """
 
     def __init__(self, url: str, reason: str, *, timeout: float | None = None) -> None:
         self.url = url
@@ -105,7 +164,13 @@ class BackendConnectionError(LocalchainError, ConnectionError):
 
 
 class MissingDependencyError(LocalchainError, ImportError):
-    """An optional feature needs a package that is not installed."""
+    """An optional feature needs a package that is not installed.
+
+    Example:
+        >>> from localchain import MissingDependencyError
+        >>> print(MissingDependencyError("the Cohere backend", "langchain-cohere", extra="cohere"))
+        the Cohere backend needs the package 'langchain-cohere': pip install 'localchain[cohere]'
+    """
 
     def __init__(self, feature: str, package: str, extra: str | None = None) -> None:
         self.feature = feature
@@ -116,7 +181,21 @@ class MissingDependencyError(LocalchainError, ImportError):
 
 
 class StructuredOutputError(LocalchainError, ValueError):
-    """A structured answer did not validate against its schema."""
+    """A structured answer did not validate against its schema.
+
+    Example:
+        >>> from langchain_core.messages import AIMessage
+        >>> from pydantic import BaseModel
+        >>> from localchain import StructuredOutputError
+        >>> from localchain.models import parse_structured
+        >>> class City(BaseModel):
+        ...     name: str
+        >>> try:
+        ...     parse_structured(AIMessage('{"name": "Par'), City)
+        ... except StructuredOutputError as err:
+        ...     print(err.schema, err.raw)
+        City {"name": "Par
+    """
 
     def __init__(self, schema: str, raw: str, reason: str) -> None:
         self.schema = schema
@@ -129,7 +208,19 @@ class StructuredOutputError(LocalchainError, ValueError):
 
 
 class ChainInputError(LocalchainError, ValueError):
-    """A chain was invoked without the variables its prompts need, or built inconsistently."""
+    """A chain was invoked without the variables its prompts need, or built inconsistently.
+
+    Example:
+        >>> from langchain_core.language_models import FakeListLLM
+        >>> from localchain import ChainInputError
+        >>> from localchain.chains import sequential
+        >>> links = {"title": "A title for {summary}.", "story": "A story called {title} about {hero}."}
+        >>> try:
+        ...     sequential(links, llm=FakeListLLM(responses=["..."]), inputs=["summary"])
+        ... except ChainInputError as err:
+        ...     print(err.chain, err.missing)
+        sequential ['hero']
+    """
 
     def __init__(self, chain: str, message: str, *, missing: list[str] | None = None) -> None:
         self.chain = chain
@@ -138,7 +229,19 @@ class ChainInputError(LocalchainError, ValueError):
 
 
 class SessionStoreError(LocalchainError):
-    """A chat session database cannot be read or written; what was saved before is intact."""
+    """A chat session database cannot be read or written; what was saved before is intact.
+
+    Example:
+        >>> import tempfile
+        >>> from localchain import SessionStoreError
+        >>> from localchain.memory import SQLiteSessionStore
+        >>> folder = tempfile.gettempdir()                # a folder, not a database file
+        >>> try:
+        ...     SQLiteSessionStore(folder).history("alice").messages
+        ... except SessionStoreError as err:
+        ...     print(err.reason)
+        cannot open: unable to open database file
+    """
 
     def __init__(self, path: str, reason: str) -> None:
         self.path = path
@@ -150,7 +253,17 @@ class SessionStoreError(LocalchainError):
 
 
 class DocumentLoadError(LocalchainError, ValueError):
-    """A file cannot be loaded as a document: missing, binary, not decodable, corrupt, no text."""
+    """A file cannot be loaded as a document: missing, binary, not decodable, corrupt, no text.
+
+    Example:
+        >>> from localchain.errors import DocumentLoadError
+        >>> from localchain.retrievers import load_file
+        >>> try:
+        ...     load_file("notes/missing.txt")
+        ... except DocumentLoadError as err:
+        ...     print(err.reason)
+        no such file
+    """
 
     def __init__(self, path: str, reason: str) -> None:
         self.path = path
@@ -162,7 +275,17 @@ class DocumentLoadError(LocalchainError, ValueError):
 
 
 class EmptyCorpusError(LocalchainError, ValueError):
-    """There is nothing to load, chunk or search (empty folder, no text, empty index)."""
+    """There is nothing to load, chunk or search (empty folder, no text, empty index).
+
+    Example:
+        >>> from localchain.errors import EmptyCorpusError
+        >>> from localchain.retrievers import BM25Retriever
+        >>> try:
+        ...     BM25Retriever.from_texts([])
+        ... except EmptyCorpusError as err:
+        ...     print(err)
+        BM25Retriever needs at least one document to index (pass allow_empty=True to add documents later)
+    """
 
     def __init__(self, message: str, *, source: str | None = None) -> None:
         self.source = source
@@ -170,7 +293,18 @@ class EmptyCorpusError(LocalchainError, ValueError):
 
 
 class EmptyQueryError(LocalchainError, ValueError):
-    """A search query is empty, or has nothing left to search for after tokenization."""
+    """A search query is empty, or has nothing left to search for after tokenization.
+
+    Example:
+        >>> from localchain.errors import EmptyQueryError
+        >>> from localchain.retrievers import BM25Retriever
+        >>> retriever = BM25Retriever.from_texts(["Cats purr.", "Dogs bark."])
+        >>> try:
+        ...     retriever.invoke("the")
+        ... except EmptyQueryError as err:
+        ...     print(err.query, "-", err.reason)
+        the - no search terms are left after dropping stop words and punctuation; ...
+    """
 
     def __init__(self, query: str, reason: str) -> None:
         self.query = query
@@ -179,7 +313,19 @@ class EmptyQueryError(LocalchainError, ValueError):
 
 
 class IndexFormatError(LocalchainError, ValueError):
-    """A saved index is not one localchain wrote, has another format version, or was altered."""
+    """A saved index is not one localchain wrote, has another format version, or was altered.
+
+    Example:
+        >>> import tempfile
+        >>> from localchain.errors import IndexFormatError
+        >>> from localchain.retrievers import open_retriever
+        >>> with tempfile.TemporaryDirectory() as folder:
+        ...     try:
+        ...         open_retriever(folder)
+        ...     except IndexFormatError as err:
+        ...         print(err.reason)
+        no manifest.json in it; build one with `localchain index PATH --store ...`
+    """
 
     def __init__(self, path: str, reason: str) -> None:
         self.path = path
@@ -190,7 +336,15 @@ class IndexFormatError(LocalchainError, ValueError):
 
 
 class EmbeddingMismatchError(LocalchainError, ValueError):
-    """A vector store was built with other embeddings than the ones it is used with."""
+    """A vector store was built with other embeddings than the ones it is used with.
+
+    Example:
+        >>> from localchain.errors import EmbeddingMismatchError
+        >>> err = EmbeddingMismatchError("index/", stored_model="all-MiniLM-L6-v2", stored_dimension=384,
+        ...                              model="bge-small-en", dimension=512)
+        >>> print(err)
+        index/: dimension mismatch: the store holds 384-dimensional vectors from 'all-MiniLM-L6-v2', ...
+    """
 
     def __init__(
         self,
@@ -221,7 +375,13 @@ class EmbeddingMismatchError(LocalchainError, ValueError):
 
 class BackendResponseError(LocalchainError, ValueError):
     """A model or service answered, but with something unusable (an API error, a response
-    of the wrong shape, a judgment outside its grammar)."""
+    of the wrong shape, a judgment outside its grammar).
+
+    Example:
+        >>> from localchain.errors import BackendResponseError
+        >>> print(BackendResponseError("Cohere rerank", "invalid api token", status=401))
+        Cohere rerank failed (HTTP 401): invalid api token
+    """
 
     def __init__(self, service: str, reason: str, *, status: int | None = None) -> None:
         self.service = service
@@ -232,7 +392,13 @@ class BackendResponseError(LocalchainError, ValueError):
 
 
 class JudgmentsFormatError(LocalchainError, ValueError):
-    """A relevance judgments (qrels) or run file has a line localchain cannot parse."""
+    """A relevance judgments (qrels) or run file has a line localchain cannot parse.
+
+    Example:
+        >>> from localchain.errors import JudgmentsFormatError
+        >>> print(JudgmentsFormatError("qrels.txt", 3, "expected 4 fields: query 0 doc relevance"))
+        qrels.txt, line 3: expected 4 fields: query 0 doc relevance
+    """
 
     def __init__(self, path: str, line_number: int, reason: str) -> None:
         self.path = path
@@ -242,7 +408,19 @@ class JudgmentsFormatError(LocalchainError, ValueError):
 
 
 class CalculatorError(LocalchainError, ValueError):
-    """The calculator refused an expression or could not evaluate it."""
+    """The calculator refused an expression or could not evaluate it.
+
+    Example:
+        >>> from localchain.agents.tools import Calculator, evaluate
+        >>> from localchain.errors import CalculatorError
+        >>> try:
+        ...     evaluate("__import__('os')")
+        ... except CalculatorError as err:
+        ...     print(err.reason)
+        names starting with '_' are not allowed. Use only numbers, ...
+        >>> Calculator().invoke("2 **")             # the tool returns the message as its observation
+        "cannot calculate '2 **': this is not an arithmetic expression. ..."
+    """
 
     def __init__(self, expression: str, reason: str) -> None:
         self.expression = expression
@@ -252,7 +430,14 @@ class CalculatorError(LocalchainError, ValueError):
 
 
 class RouteError(LocalchainError, ValueError):
-    """A router's answer names none of its routes, and there is no default route."""
+    """A router's answer names none of its routes, and there is no default route.
+
+    Example:
+        >>> from localchain.errors import RouteError
+        >>> err = RouteError("I think cooking", ["science", "sports"])
+        >>> err.routes
+        ['science', 'sports']
+    """
 
     def __init__(self, answer: str, routes: list[str]) -> None:
         self.answer = answer
@@ -292,7 +477,17 @@ class ToolCallError(AgentError):
 
 
 class EvalDatasetError(LocalchainError, ValueError):
-    """An evaluation dataset is empty, unreadable, or has a row localchain cannot use."""
+    """An evaluation dataset is empty, unreadable, or has a row localchain cannot use.
+
+    Example:
+        >>> from localchain.errors import EvalDatasetError
+        >>> from localchain.evals import load_dataset
+        >>> try:
+        ...     load_dataset([{"answer": "Paris"}])
+        ... except EvalDatasetError as err:
+        ...     print(err.source, "-", err.reason)
+        <list>, row 1 - missing field 'question' (the row has: answer)
+    """
 
     def __init__(self, source: str, reason: str, *, line: int | None = None,
                  field: str | None = None) -> None:
@@ -309,7 +504,14 @@ class EvalDatasetError(LocalchainError, ValueError):
 
 
 class JudgeOutputError(LocalchainError, ValueError):
-    """The judge model gave no answer that validates against the schema, after its retries."""
+    """The judge model gave no answer that validates against the schema, after its retries.
+
+    Example:
+        >>> from localchain.errors import JudgeOutputError
+        >>> err = JudgeOutputError("smollm2", "Verdict", attempts=3, raw='{"verdict": ', reason="not JSON")
+        >>> err.attempts, err.raw
+        (3, '{"verdict": ')
+    """
 
     def __init__(self, model: str, schema: str, attempts: int, raw: str, reason: str) -> None:
         self.model = model
