@@ -145,9 +145,9 @@ class BackendConnectionError(LocalchainError, ConnectionError):
 
     Example:
         >>> from localchain import BackendConnectionError
-        >>> err = BackendConnectionError("http://127.0.0.1:8000/v1", "connection refused", timeout=30)
+        >>> err = BackendConnectionError("http://127.0.0.1:8000/v1", "refused", timeout=30)
         >>> print(err)
-        no answer from the model server at http://127.0.0.1:8000/v1 within 30 s: connection refused. ...
+        no answer from the model server at http://127.0.0.1:8000/v1 within 30 s: refused. ...
         >>> isinstance(err, ConnectionError)
         True
     """
@@ -214,7 +214,7 @@ class ChainInputError(LocalchainError, ValueError):
         >>> from langchain_core.language_models import FakeListLLM
         >>> from localchain import ChainInputError
         >>> from localchain.chains import sequential
-        >>> links = {"title": "A title for {summary}.", "story": "A story called {title} about {hero}."}
+        >>> links = {"title": "A title for {summary}.", "story": "A story on {title} and {hero}."}
         >>> try:
         ...     sequential(links, llm=FakeListLLM(responses=["..."]), inputs=["summary"])
         ... except ChainInputError as err:
@@ -284,7 +284,7 @@ class EmptyCorpusError(LocalchainError, ValueError):
         ...     BM25Retriever.from_texts([])
         ... except EmptyCorpusError as err:
         ...     print(err)
-        BM25Retriever needs at least one document to index (pass allow_empty=True to add documents later)
+        BM25Retriever needs at least one document to index (pass allow_empty=True ...)
     """
 
     def __init__(self, message: str, *, source: str | None = None) -> None:
@@ -340,10 +340,10 @@ class EmbeddingMismatchError(LocalchainError, ValueError):
 
     Example:
         >>> from localchain.errors import EmbeddingMismatchError
-        >>> err = EmbeddingMismatchError("index/", stored_model="all-MiniLM-L6-v2", stored_dimension=384,
-        ...                              model="bge-small-en", dimension=512)
+        >>> err = EmbeddingMismatchError("index/", stored_model="all-MiniLM-L6-v2",
+        ...                              stored_dimension=384, model="bge-small", dimension=512)
         >>> print(err)
-        index/: dimension mismatch: the store holds 384-dimensional vectors from 'all-MiniLM-L6-v2', ...
+        index/: dimension mismatch: the store holds 384-dimensional vectors ...
     """
 
     def __init__(
@@ -418,7 +418,7 @@ class CalculatorError(LocalchainError, ValueError):
         ... except CalculatorError as err:
         ...     print(err.reason)
         names starting with '_' are not allowed. Use only numbers, ...
-        >>> Calculator().invoke("2 **")             # the tool returns the message as its observation
+        >>> Calculator().invoke("2 **")        # the tool returns the message as the observation
         "cannot calculate '2 **': this is not an arithmetic expression. ..."
     """
 
@@ -508,7 +508,7 @@ class JudgeOutputError(LocalchainError, ValueError):
 
     Example:
         >>> from localchain.errors import JudgeOutputError
-        >>> err = JudgeOutputError("smollm2", "Verdict", attempts=3, raw='{"verdict": ', reason="not JSON")
+        >>> err = JudgeOutputError("smollm2", "Verdict", 3, raw='{"verdict": ', reason="not JSON")
         >>> err.attempts, err.raw
         (3, '{"verdict": ')
     """
