@@ -22,6 +22,7 @@ from localchain.models import LlamaCppChat, LlamaCppLLM, load_chat_model, load_l
 from localchain.settings import Settings, explain_settings, load_settings
 
 __version__ = "0.1.0"
+"""The installed localchain version (the ``version`` in pyproject.toml)."""
 
 __all__ = [
     "BackendConnectionError",

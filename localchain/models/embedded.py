@@ -10,6 +10,7 @@ from localchain.errors import MissingDependencyError
 __all__ = ["EMBEDDED_MODEL_NAME", "embedded_model_path"]
 
 EMBEDDED_MODEL_NAME = "SmolLM2-135M-Instruct.Q4_1"
+"""The name the embedded default model reports (``model_name``, traces, reports)."""
 _FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 

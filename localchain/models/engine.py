@@ -47,7 +47,18 @@ class SamplingParams:
 
 @dataclass
 class GenerationStats:
-    """Token counts and timings of one generation."""
+    """Token counts and timings of one generation.
+
+    A llama.cpp chat reply carries them as ``response_metadata["timings"]``.
+
+    Example:
+        >>> stats = GenerationStats(prompt_tokens=120, cached_tokens=100, completion_tokens=8,
+        ...                         prompt_eval_s=0.05, generation_s=0.2)
+        >>> stats.total_s
+        0.25
+        >>> stats.as_metadata()["tokens_per_s"]
+        40.0
+    """
 
     prompt_tokens: int
     """Tokens in the prompt."""
@@ -332,7 +343,14 @@ def get_engine(
     seed: int = 42,
     verbose: bool = False,
 ) -> LlamaCppEngine:
-    """The shared engine for this file and context shape, loaded on first use."""
+    """The shared engine for this file and context shape, loaded on first use.
+
+    Example:
+        >>> from localchain.models import embedded_model_path
+        >>> engine = get_engine(embedded_model_path(), n_ctx=512)
+        >>> engine is get_engine(embedded_model_path(), n_ctx=512)     # one model, one lock
+        True
+    """
     resolved = Path(path).expanduser().resolve()
     key = (str(resolved), n_ctx, n_threads, n_batch, verbose)
     with _ENGINES_LOCK:
@@ -347,7 +365,17 @@ def get_engine(
 
 
 def unload_engines() -> None:
-    """Free every loaded model (the next use loads it again)."""
+    """Free every loaded model (the next use loads it again).
+
+    Models built before hold the freed engine: build them again after this.
+
+    Example:
+        >>> from localchain.models import embedded_model_path
+        >>> engine = get_engine(embedded_model_path(), n_ctx=512)
+        >>> unload_engines()
+        >>> get_engine(embedded_model_path(), n_ctx=512) is engine
+        False
+    """
     with _ENGINES_LOCK:
         engines = list(_ENGINES.values())
         _ENGINES.clear()

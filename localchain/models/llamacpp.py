@@ -410,7 +410,22 @@ class _StructuredParseError(StructuredOutputError, OutputParserException):
 
 
 def parse_structured(message: AIMessage, schema: dict[str, Any] | type) -> Any:
-    """Parse and validate a JSON answer against ``schema`` (pydantic class or dict)."""
+    """Parse and validate a JSON answer against ``schema`` (pydantic class or dict).
+
+    Raises :class:`~localchain.errors.StructuredOutputError` (also a LangChain
+    ``OutputParserException``) with the raw answer when it is not valid.
+
+    Example:
+        >>> from langchain_core.messages import AIMessage
+        >>> from pydantic import BaseModel
+        >>> class City(BaseModel):
+        ...     name: str
+        ...     country: str
+        >>> parse_structured(AIMessage('{"name": "Paris", "country": "France"}'), City)
+        City(name='Paris', country='France')
+        >>> parse_structured(AIMessage('{"name": "Paris"}'), {"type": "object"})
+        {'name': 'Paris'}
+    """
     raw = _text(message.content)
     name = schema.__name__ if isinstance(schema, type) else schema.get("title", "the schema")
     finish = message.response_metadata.get("finish_reason")

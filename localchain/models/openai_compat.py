@@ -27,7 +27,18 @@ __all__ = ["OpenAICompatibleChat", "openai_chat_from_settings"]
 
 
 class OpenAICompatibleChat(ChatOpenAI):
-    """``ChatOpenAI`` whose connection failures are clear localchain errors."""
+    """``ChatOpenAI`` whose connection failures are clear localchain errors.
+
+    Example:
+        >>> from localchain.errors import BackendConnectionError
+        >>> chat = OpenAICompatibleChat(model="smollm2", base_url="http://127.0.0.1:9/v1",
+        ...                             api_key="none", timeout=5, max_retries=0)
+        >>> try:
+        ...     chat.invoke("Hello")                 # nothing listens on port 9
+        ... except BackendConnectionError as err:
+        ...     print(err.url, err.timeout)
+        http://127.0.0.1:9/v1 5.0
+    """
 
     @contextmanager
     def _translate_errors(self) -> Iterator[None]:

@@ -29,7 +29,16 @@ _BACKENDS: dict[str, BackendFactory] = {}
 
 
 def register_backend(name: str) -> Callable[[BackendFactory], BackendFactory]:
-    """Register a factory that builds a chat model for ``backend=name`` from settings."""
+    """Register a factory that builds a chat model for ``backend=name`` from settings.
+
+    Example:
+        >>> from langchain_core.language_models import FakeListChatModel
+        >>> @register_backend("scripted")
+        ... def make_scripted(settings):
+        ...     return FakeListChatModel(responses=[f"temperature {settings.temperature}"])
+        >>> load_chat_model(backend="scripted", temperature=0.5).invoke("hi").content
+        'temperature 0.5'
+    """
 
     def decorate(factory: BackendFactory) -> BackendFactory:
         _BACKENDS[name] = factory
@@ -39,7 +48,12 @@ def register_backend(name: str) -> Callable[[BackendFactory], BackendFactory]:
 
 
 def backends() -> list[str]:
-    """Names of the registered backends."""
+    """Names of the registered backends.
+
+    Example:
+        >>> {"llamacpp", "openai", "cohere"} <= set(backends())
+        True
+    """
     return sorted(_BACKENDS)
 
 

@@ -23,7 +23,6 @@ from localchain.errors import ConfigError
 
 __all__ = ["BUILTIN_TEMPLATES", "ChatTemplate", "resolve_chat_template"]
 
-# name -> (Jinja template, extra stop strings)
 BUILTIN_TEMPLATES: dict[str, tuple[str, tuple[str, ...]]] = {
     "chatml": (
         "{% for m in messages %}{{ '<|im_start|>' + m['role'] + '\n' + m['content'] + "
@@ -52,6 +51,8 @@ BUILTIN_TEMPLATES: dict[str, tuple[str, tuple[str, ...]]] = {
         ("<end_of_turn>",),
     ),
 }
+"""The built-in chat templates by name (``chat_template="phi-3"``): name -> (Jinja template,
+extra stop strings). Names: ``chatml``, ``phi-3``, ``llama-3``, ``gemma``."""
 
 _MARKERS = (
     ("<|im_start|>", "chatml"),
@@ -64,7 +65,16 @@ _MARKERS = (
 
 @dataclass
 class ChatTemplate:
-    """A Jinja chat template ready to render, with the stop strings that end a turn."""
+    """A Jinja chat template ready to render, with the stop strings that end a turn.
+
+    Example:
+        >>> source, stops = BUILTIN_TEMPLATES["chatml"]
+        >>> template = ChatTemplate("chatml", source, stop=list(stops))
+        >>> template.render([{"role": "user", "content": "Hi"}])
+        '<|im_start|>user\\nHi<|im_end|>\\n<|im_start|>assistant\\n'
+        >>> template.stop
+        ['<|im_end|>']
+    """
 
     name: str
     """``gguf (chatml)``, a built-in name, or ``custom``."""
