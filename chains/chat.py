@@ -36,6 +36,7 @@ from localchain.memory.summary import SummaryMemory
 __all__ = ["DEFAULT_SYSTEM_PROMPT", "Chatbot", "Turn", "new_session_id"]
 
 DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant. Answer briefly."
+"""The system message of a :class:`Chatbot` when neither it nor its session sets one."""
 
 
 def new_session_id() -> str:
@@ -50,7 +51,19 @@ def new_session_id() -> str:
 
 @dataclass
 class Turn:
-    """One finished exchange and what went into it."""
+    """One finished exchange and what went into it; a chatbot keeps its last as ``last_turn``.
+
+    Example:
+        >>> from langchain_core.language_models import FakeListChatModel
+        >>> bot = Chatbot(FakeListChatModel(responses=["Hello Maarten!"]))
+        >>> bot.chat("Hi! My name is Maarten.")
+        'Hello Maarten!'
+        >>> turn = bot.last_turn
+        >>> turn.input, turn.output
+        ('Hi! My name is Maarten.', 'Hello Maarten!')
+        >>> [message.type for message in turn.prompt]
+        ['system', 'human']
+    """
 
     input: str
     """The user's message."""
