@@ -45,7 +45,23 @@ def format_transcript(messages: Sequence[BaseMessage]) -> str:
 
 
 class Memory(ABC):
-    """Base class of the memories; bound to one session history at a time."""
+    """Base class of the memories; bound to one session history at a time.
+
+    A memory implements :attr:`messages`, what the model sees of the history; saving,
+    shrinking and the text form come with the base class.
+
+    Example:
+        >>> class LastAnswerMemory(Memory):
+        ...     memory_type = "last-answer"
+        ...     @property
+        ...     def messages(self):
+        ...         return self.history.messages[-1:]
+        >>> memory = LastAnswerMemory()
+        >>> memory.save_turn("What is 3 + 3?", "6")
+        []
+        >>> print(memory.chat_history)
+        AI: 6
+    """
 
     memory_type: ClassVar[str]
     """Short name used by the CLI (``buffer``, ``window``, ...)."""

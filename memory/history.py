@@ -61,7 +61,16 @@ def check_session_id(session_id: str) -> str:
 
 
 class SessionHistory(BaseChatMessageHistory, ABC):
-    """The messages of one session plus the memory state kept with them."""
+    """The messages of one session plus the memory state kept with them.
+
+    Example:
+        >>> from langchain_core.messages import AIMessage, HumanMessage
+        >>> history = InMemorySessionStore().history("alice")
+        >>> history.commit([HumanMessage("Hi, I am Alice."), AIMessage("Hello Alice!")],
+        ...                {"summary": "The user is Alice."})
+        >>> len(history.messages), history.state
+        (2, {'summary': 'The user is Alice.'})
+    """
 
     session_id: str
 
@@ -127,7 +136,15 @@ class InMemoryHistory(SessionHistory):
 
 @dataclass(frozen=True)
 class SessionInfo:
-    """One stored session, as listed by :meth:`SessionStore.sessions`."""
+    """One stored session, as listed by :meth:`SessionStore.sessions`.
+
+    Example:
+        >>> store = InMemorySessionStore()
+        >>> store.history("trip").add_user_message("Plan a trip to Lisbon.")
+        >>> info = store.sessions()[0]
+        >>> info.session_id, info.messages
+        ('trip', 1)
+    """
 
     session_id: str
     messages: int
@@ -135,7 +152,18 @@ class SessionInfo:
 
 
 class SessionStore(ABC):
-    """Histories by session id."""
+    """Histories by session id.
+
+    Example:
+        >>> import os, tempfile
+        >>> from localchain.memory import SQLiteSessionStore
+        >>> with tempfile.TemporaryDirectory() as folder:
+        ...     store = SQLiteSessionStore(os.path.join(folder, "sessions.db"))
+        ...     store.history("alice").add_user_message("Hi!")
+        ...     store.copy("alice", "alice-2")
+        ...     print(sorted(info.session_id for info in store.sessions()), store.exists("bob"))
+        ['alice', 'alice-2'] False
+    """
 
     @abstractmethod
     def history(self, session_id: str) -> SessionHistory:
