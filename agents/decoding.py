@@ -131,7 +131,19 @@ class StepDecoder:
 
 
 class GrammarDecoder(StepDecoder):
-    """Steps on llama.cpp: the model continues its own turn, slot by slot, under grammars."""
+    """Steps on llama.cpp: the model continues its own turn, slot by slot, under grammars.
+
+    :class:`~localchain.agents.ReActAgent` uses it for a llama.cpp chat model.
+
+    Example:
+        >>> from localchain.agents import ReActAgent
+        >>> from localchain.agents.tools import Calculator
+        >>> from localchain.models import LlamaCppChat
+        >>> agent = ReActAgent(llm=LlamaCppChat(), tools=[Calculator()])  # doctest: +SKIP
+        >>> result = agent.invoke("What is 15% of 840?")                  # doctest: +SKIP
+        >>> result["grammar"], result["parse_failures"]                   # doctest: +SKIP
+        (True, 0)
+    """
 
     uses_grammar = True
 
@@ -291,7 +303,21 @@ class GrammarDecoder(StepDecoder):
 
 
 class RepairDecoder(StepDecoder):
-    """Steps on chat models without grammar support: parse, repair, retry."""
+    """Steps on chat models without grammar support: parse, repair, retry.
+
+    :class:`~localchain.agents.ReActAgent` uses it for any other chat model.
+
+    Example:
+        >>> from langchain_core.language_models import FakeListChatModel
+        >>> from localchain.agents import ReActAgent
+        >>> from localchain.agents.tools import Calculator
+        >>> chat = FakeListChatModel(responses=[
+        ...     ' I need to compute it.\\naction: Calculator\\nAction Input: "15% of 840"',
+        ...     " I now know the final answer\\nFinal Answer: 126"])
+        >>> result = ReActAgent(llm=chat, tools=[Calculator()]).invoke("What is 15% of 840?")
+        >>> result["output"], result["grammar"], result["repaired"]
+        ('126', False, 1)
+    """
 
     def __init__(
         self,
