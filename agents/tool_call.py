@@ -31,7 +31,15 @@ __all__ = ["ToolOutcome", "call_tool", "tool_arguments"]
 
 
 class ToolOutcome(NamedTuple):
-    """What a tool call gave the agent."""
+    """What a tool call gave the agent.
+
+    Example:
+        >>> from localchain.agents.tools import Calculator
+        >>> call_tool(Calculator(), "15% of 840")
+        ToolOutcome(observation='126', error=False)
+        >>> call_tool(Calculator(), "2 **").error
+        True
+    """
 
     observation: str
     """The text the model reads next (the tool's output or what went wrong)."""
