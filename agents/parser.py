@@ -123,6 +123,14 @@ def parse_step(
 
     Raises:
         StepParseError: the reply has no usable action or final answer.
+
+    Example:
+        >>> step = parse_step(" I need to add.\\nAction: Calculator\\nAction Input: 2 + 2",
+        ...                   ["calculator"])
+        >>> step.kind, step.tool, step.tool_input, step.repairs
+        ('action', 'calculator', '2 + 2', ['tool name'])
+        >>> parse_step(" I know it.\\nFinal Answer: 4", ["calculator"]).answer
+        '4'
     """
     repairs: list[str] = []
     observation = _OBSERVATION.search(text)
