@@ -385,7 +385,14 @@ def format_number(value: Number) -> str:
 
 
 class CalculatorInput(BaseModel):
-    """Arguments of the calculator tool."""
+    """Arguments of the calculator tool.
+
+    Example:
+        >>> Calculator().args_schema is CalculatorInput
+        True
+        >>> Calculator().invoke({"expression": "(3 + 4) * 2"})     # a tool call's arguments
+        '14'
+    """
 
     expression: str = Field(
         description="One arithmetic expression, for example: 15% of 840, (3 + 4) * 2, sqrt(144)"
