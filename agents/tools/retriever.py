@@ -38,7 +38,17 @@ _WHITESPACE = re.compile(r"\s+")
 
 
 class RetrieverInput(BaseModel):
-    """Arguments of a retriever tool."""
+    """Arguments of a retriever tool.
+
+    Example:
+        >>> from localchain.retrievers import BM25Retriever
+        >>> pets = BM25Retriever.from_texts(["Cats purr.", "Dogs bark at strangers."], k=1)
+        >>> tool = retriever_tool(pets, name="pets", description="Facts about pets")
+        >>> tool.args_schema is RetrieverInput
+        True
+        >>> tool.invoke({"query": "why do dogs bark"})
+        '[1] Dogs bark at strangers.'
+    """
 
     query: str = Field(description="What to look up, in a few words")
     """The search query."""
