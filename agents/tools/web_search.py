@@ -125,7 +125,14 @@ class DuckDuckGoSearchWrapper(DuckDuckGoSearchAPIWrapper):
 
 
 class WebSearchInput(BaseModel):
-    """Arguments of the web search tool."""
+    """Arguments of the web search tool.
+
+    Example:
+        >>> WebSearch().args_schema is WebSearchInput
+        True
+        >>> WebSearch().args["query"]["description"]          # what the model is told
+        'What to search for, in a few words'
+    """
 
     query: str = Field(description="What to search for, in a few words")
     """The search query."""
