@@ -68,6 +68,7 @@ ENGLISH_STOP_WORDS: frozenset[str] = frozenset(
     yourself yourselves
     """.split()
 )
+"""The stop words :func:`book_tokenize` drops (scikit-learn's English list)."""
 
 _FORMAT = "localchain.bm25"
 _VERSION = 1

@@ -41,7 +41,14 @@ CHUNKERS: dict[str, type[Chunker]] = {
 
 
 class ChunkerSpec(BaseModel):
-    """The kind and settings of a chunker, JSON-ready."""
+    """The kind and settings of a chunker, JSON-ready.
+
+    Example:
+        >>> from localchain.retrievers import SeparatorChunker
+        >>> spec = ChunkerSpec.of(SeparatorChunker("."))
+        >>> ChunkerSpec.model_validate_json(spec.model_dump_json()).build().split_text("A. B.")
+        ['A', 'B']
+    """
 
     kind: ChunkerKind
     settings: dict[str, Any] = {}

@@ -395,6 +395,16 @@ class ChunkDiff(BaseModel):
     A changed chunk shows up as one id removed and one chunk added. ``unchanged`` chunks have
     the same text and source as before but may have moved (``start_index``, ``page``), so an
     index that stores positions should refresh their metadata - no re-embedding needed.
+
+    Example:
+        >>> split = SeparatorChunker(".").split_documents
+        >>> old = split([Document("Cats purr. Dogs bark.", metadata={"source": "s"})])
+        >>> new = split([Document("Cats purr. Owls hoot.", metadata={"source": "s"})])
+        >>> diff = diff_chunks([chunk.id for chunk in old], new)
+        >>> [c.page_content for c in diff.added], [c.page_content for c in diff.unchanged]
+        (['Owls hoot'], ['Cats purr'])
+        >>> diff.removed == [old[1].id]
+        True
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)

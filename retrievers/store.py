@@ -71,7 +71,17 @@ _COMPACT_SHARE = 0.2
 
 
 class IndexReport(BaseModel):
-    """What one build or update did."""
+    """What one build or update did.
+
+    Example:
+        >>> import tempfile
+        >>> from langchain_core.embeddings import DeterministicFakeEmbedding
+        >>> kb, store = Path(tempfile.mkdtemp()), Path(tempfile.mkdtemp()) / "store"
+        >>> _ = (kb / "a.txt").write_text("The Moon orbits Earth. Mars is red.")
+        >>> report = Index.build(kb, store, embeddings=DeterministicFakeEmbedding(size=16))
+        >>> report.added, report.removed, report.total, report.skipped
+        (1, 0, 1, [])
+    """
 
     store: str
     path: str

@@ -54,7 +54,21 @@ class EmbeddingInfo(BaseModel):
 
 
 class StoreManifest(BaseModel):
-    """``manifest.json``: what a store holds and how it was built."""
+    """``manifest.json``: what a store holds and how it was built.
+
+    Example:
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> from langchain_core.embeddings import DeterministicFakeEmbedding
+        >>> from localchain.retrievers import Index
+        >>> kb, store = Path(tempfile.mkdtemp()), Path(tempfile.mkdtemp()) / "store"
+        >>> _ = (kb / "a.txt").write_text("The Moon orbits Earth.")
+        >>> fake = DeterministicFakeEmbedding(size=16)
+        >>> _ = Index.build(kb, store, embeddings=fake)
+        >>> manifest = Index.open(store, embeddings=fake).manifest
+        >>> manifest.chunker.kind, manifest.chunks, manifest.embedding.dimension
+        ('window', 1, 16)
+    """
 
     model_config = ConfigDict(extra="forbid")
 
