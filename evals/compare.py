@@ -84,7 +84,18 @@ def compare_runs(
     tolerance: float = 0.05,
     not_scorable_tolerance: int = 0,
 ) -> Comparison:
-    """Per-metric deltas of ``current`` against ``baseline``; regressions flagged."""
+    """Per-metric deltas of ``current`` against ``baseline``; regressions flagged.
+
+    Example:
+        >>> from localchain.evals.results import MetricSummary
+        >>> def run(mean):
+        ...     summary = MetricSummary(metric="MRR", mean=mean, n_scored=10)
+        ...     return EvalResult(summary={"MRR": summary})
+        >>> compare_runs(run(0.72), run(0.75), tolerance=0.05).regressions
+        []
+        >>> compare_runs(run(0.60), run(0.75), tolerance=0.05).regressions
+        ['MRR']
+    """
     if tolerance < 0:
         raise ValueError(f"tolerance must be >= 0, got {tolerance}")
     comparison = Comparison(tolerance=tolerance,

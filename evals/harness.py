@@ -179,7 +179,19 @@ async def aevaluate_rag(
     progress: bool = True,
     calibration: dict[str, Any] | None = None,
 ) -> EvalResult:
-    """The async form of :func:`evaluate_rag` (same arguments)."""
+    """The async form of :func:`evaluate_rag` (same arguments).
+
+    Example:
+        >>> import asyncio
+        >>> from langchain_core.documents import Document
+        >>> def target(question):
+        ...     france = Document("Paris is the capital of France.", metadata={"source": "fr.md"})
+        ...     return {"answer": "Paris.", "contexts": [france]}
+        >>> rows = [{"question": "Capital of France?", "relevant_ids": ["fr.md"]}]
+        >>> result = asyncio.run(aevaluate_rag(target, rows, metrics=["MRR"], progress=False))
+        >>> result.summary["MRR"].mean                   # retrieval metrics need no judge model
+        1.0
+    """
     settings = settings or EvalSettings()
     started_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     started = time.perf_counter()

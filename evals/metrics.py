@@ -52,6 +52,7 @@ JUDGE_METRICS = (
     "context_recall",
     "factual_correctness",
 )
+"""The Ragas metrics the judge model scores; the retrieval metrics need no judge."""
 REFERENCE_METRICS = frozenset({"context_precision", "context_recall", "factual_correctness"})
 _RETRIEVAL = ("recall@k", "MRR", "MAP", "nDCG@k")
 

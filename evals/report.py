@@ -195,7 +195,14 @@ def render_html(result: EvalResult, *, comparison: Comparison | None = None,
 
 def write_html(result: EvalResult, path: str | Path, *,
                comparison: Comparison | None = None) -> Path:
-    """Write the HTML report; returns the path."""
+    """Write the HTML report; returns the path.
+
+    Example:
+        >>> import tempfile
+        >>> page = write_html(EvalResult(), Path(tempfile.mkdtemp()) / "reports" / "run1.html")
+        >>> page.name, page.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+        ('run1.html', True)
+    """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(render_html(result, comparison=comparison), encoding="utf-8")

@@ -36,7 +36,13 @@ __all__ = [
 
 
 class NotScorableKind(StrEnum):
-    """Why a sample got no score for a metric."""
+    """Why a sample got no score for a metric.
+
+    Example:
+        >>> lost = NotScorable(kind=NotScorableKind.EMPTY_ANSWER, detail="the target said nothing")
+        >>> lost.kind == "empty_answer"                 # a str, as written to the JSON report
+        True
+    """
 
     NO_STATEMENTS = "no_statements"
     """The judge found no statements (or claims) in the text to check."""
