@@ -61,11 +61,13 @@ class EmbeddingTruncationWarning(UserWarning):
     Example:
         >>> import warnings
         >>> embeddings = SentenceTransformerEmbeddings()       # loads the model on first use
-        >>> with warnings.catch_warnings(record=True) as caught:        # doctest: +SKIP
-        ...     warnings.simplefilter("always")
-        ...     _ = embeddings.embed_query("word " * 300)       # past the 256-token window
-        >>> caught[0].category.__name__                                  # doctest: +SKIP
-        'EmbeddingTruncationWarning'
+        >>> with warnings.catch_warnings():
+        ...     warnings.simplefilter("error", EmbeddingTruncationWarning)  # refuse to cut
+        ...     try:
+        ...         embeddings.embed_query("word " * 300)       # past the 256-token window
+        ...     except EmbeddingTruncationWarning as warning:
+        ...         print(warning)                              # doctest: +ELLIPSIS
+        the query is longer than ...'s 256-token window; its last 46 tokens were ignored: ...
     """
 
 
