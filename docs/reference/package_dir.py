@@ -9,10 +9,13 @@ plus one link per mapped folder) and mkdocs.yml points the Python handler's ``pa
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tomllib
 from pathlib import Path
 from typing import Any
+
+from mkdocs.plugins import event_priority
 
 ROOT = Path(__file__).resolve().parents[2]
 API_SRC = ROOT / "build" / "api-src"
@@ -28,42 +31,56 @@ def package_dirs(root: Path = ROOT) -> dict[str, Path]:
 def build_source_tree(target: Path = API_SRC, root: Path = ROOT) -> Path:
     """Link the sources under ``target`` as the import system sees them; returns ``target``.
 
-    Each build makes a fresh folder of links and swaps it in, so a build running at the same
-    time never sees half a tree; the tree it replaces is removed.
+    A tree is named by what it links, so builds of the same sources reuse it. A new layout
+    (a module added to ``localchain/``) is made aside, then swapped in with one rename, so a
+    build running at the same time never sees half a tree.
     """
     mapping = package_dirs(root)
     mapped = {name.split(".", 1)[1]: path for name, path in mapping.items() if "." in name}
+    links = {
+        entry.name: entry
+        for entry in mapping["localchain"].iterdir()
+        if entry.name not in mapped and entry.name != "__pycache__"
+    }
+    links.update(mapped)
+    layout = "\n".join(f"{name}={path}" for name, path in sorted(links.items()))
+    tree = target / f".tree-{hashlib.sha256(layout.encode()).hexdigest()[:16]}"
     target.mkdir(parents=True, exist_ok=True)
-    fresh = target / f".tree-{os.getpid()}"
-    if fresh.exists():
-        _remove_tree(fresh)
-    package = fresh / "localchain"
-    package.mkdir(parents=True)
-    for entry in mapping["localchain"].iterdir():
-        if entry.name not in mapped and entry.name != "__pycache__":
-            (package / entry.name).symlink_to(entry)
-    for name, path in mapped.items():
-        (package / name).symlink_to(path, target_is_directory=True)
+    if not tree.is_dir():
+        scratch = target / f".scratch-{os.getpid()}"
+        if scratch.exists():
+            _remove_tree(scratch)
+        (scratch / "localchain").mkdir(parents=True)
+        for name, path in links.items():
+            (scratch / "localchain" / name).symlink_to(path, target_is_directory=path.is_dir())
+        try:
+            scratch.rename(tree)
+        except OSError:  # another build made the same tree meanwhile
+            _remove_tree(scratch)
     link = target / "localchain"
-    old = Path(os.readlink(link)).parent if link.is_symlink() else None
-    staged = target / f".localchain-{os.getpid()}"
-    staged.unlink(missing_ok=True)
-    staged.symlink_to(package.relative_to(target), target_is_directory=True)
-    os.replace(staged, link)
-    if old is not None and old.name != fresh.name and (target / old).is_dir():
-        _remove_tree(target / old)
+    if not (link.is_symlink() and os.readlink(link) == f"{tree.name}/localchain"):
+        staged = target / f".link-{os.getpid()}"
+        staged.unlink(missing_ok=True)
+        staged.symlink_to(f"{tree.name}/localchain", target_is_directory=True)
+        os.replace(staged, link)
+    for old in target.glob(".tree-*"):
+        if old != tree:
+            _remove_tree(old)
     return target
 
 
 def _remove_tree(folder: Path) -> None:
     # A tree is one folder of links: unlink them, never follow one into the sources.
     package = folder / "localchain"
-    for entry in package.iterdir():
-        entry.unlink()
-    package.rmdir()
+    if package.is_dir():
+        for entry in package.iterdir():
+            entry.unlink()
+        package.rmdir()
     folder.rmdir()
 
 
+# Before mkdocstrings' own on_config, which sets up the Python handler's search paths.
+@event_priority(100)
 def on_config(config: Any) -> Any:
     build_source_tree()
     return config
