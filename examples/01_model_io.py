@@ -24,7 +24,7 @@ from pydantic import BaseModel
 from localchain import load_chat_model, load_llm
 from localchain.models import embedded_model_path
 
-QUESTION = "What is the capital of France?"
+QUESTION = "What is the capital of France? Answer with one word."
 
 # The ChatML format SmolLM2 was trained on, written out by hand.
 CHATML = "<|im_start|>user\n{question}<|im_end|>\n<|im_start|>assistant\n"

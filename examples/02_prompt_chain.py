@@ -17,7 +17,11 @@ from localchain import load_chat_model, load_llm
 from localchain.chains import prompt_chain
 
 BUSINESS = "Create a funny name for a business that sells {product}."
-CAPITAL = "<|im_start|>user\nWhat is the capital of {country}?<|im_end|>\n<|im_start|>assistant\n"
+# SmolLM2's ChatML format, written by hand for the completion model.
+CAPITAL = (
+    "<|im_start|>user\nWhat is the capital of {country}? Answer with one word.<|im_end|>\n"
+    "<|im_start|>assistant\n"
+)
 
 
 def main() -> None:

@@ -36,8 +36,9 @@ def replay(kind: str, bot: Chatbot, messages: list[str]) -> None:
     print(f"\n=== {kind} memory ===")
     for number, text in enumerate(messages, 1):
         answer = bot.chat(text)
-        print(f"--- {kind} turn {number} prompt ---")
-        for message in bot.last_turn.prompt:
+        prompt = bot.last_turn.prompt
+        print(f"--- {kind} turn {number} prompt ({len(prompt)} messages) ---")
+        for message in prompt:
             print(f"{message.type}: {message.text}")
         print(f"--- {kind} turn {number} answer ---")
         print(answer)

@@ -6,12 +6,13 @@ Observation, then the Final Answer) for two questions:
 * a plain calculation, "What is 17 * 23?", which the 135M model hands to the calculator;
 * the book's MacBook question, search then calculate. The web search runs offline
   (``WebSearch(offline=True, fallback=...)``): it never touches the network and answers
-  from a small local index (a ``BM25Retriever`` over four documents) instead.
+  from a small local index (a ``BM25Retriever`` over four documents) instead. The script
+  first calls the search tool directly, to show what that index returns.
 
 Every step is decoded under a grammar, so it always parses, and the executor ends every
-run. It does not make the 135M model clever: on the two-step MacBook question it often
-stops after one step or calculates with the wrong number. Pass a larger GGUF as ``llm=``
-for better answers.
+run. It does not make the 135M model clever: on the two-step MacBook question it does not
+search, calculates with a number of its own and answers with that. Pass a larger GGUF as
+``llm=`` for better answers.
 
 Run from the repository root (any working directory works):
 
@@ -70,6 +71,9 @@ def main() -> None:
     pages = [Document(text, metadata={"title": title, "source": source})
              for title, source, text in PAGES]  # fmt: skip
     search = WebSearch(offline=True, fallback=BM25Retriever.from_documents(pages, k=2))
+    print("Search tool, called directly with 'MacBook Pro price':")
+    print(search.invoke("MacBook Pro price"))
+
     agent = ReActAgent(llm=chat, tools=[Calculator(), search], max_iterations=6, max_seconds=300)
     run(agent, "What is 17 * 23?")
     run(agent, MACBOOK)

@@ -47,7 +47,7 @@ MOON = "What is the mass of the moon?"
 def show(name: str, hits: list[Document]) -> None:
     print(f"\n{name}: {len(hits)} hits")
     for hit in hits:
-        print(f"  {hit.metadata['rank']}. {hit.metadata['score']:.3f}  {hit.page_content[:90]}")
+        print(f"  {hit.metadata['rank']}. {hit.metadata['score']:.4f}  {hit.page_content[:90]}")
 
 
 def main() -> None:

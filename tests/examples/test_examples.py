@@ -77,7 +77,7 @@ def check_model_io(tmp_path: Path) -> None:
     assert "Paris" in value(out, "hand-written template answer")
     assert value(out, "custom template") == "custom"
     assert value(out, "custom template prompt") == repr(
-        "### user: What is the capital of France?\n### assistant:"
+        "### user: What is the capital of France? Answer with one word.\n### assistant:"
     )
     assert value(out, "structured output type") == "Person"
     person = json.loads(value(out, "structured output"))
@@ -108,31 +108,33 @@ def check_story_chain(tmp_path: Path) -> None:
 def check_memory(tmp_path: Path) -> None:
     out = run_example("04_memory.py", tmp_path)
     # buffer: the whole history is in the prompt, and the model answers with the name
-    assert "human: Hi! My name is Maarten. What is 1 + 1?" in block(out, "buffer turn 2 prompt")
+    prompt = block(out, "buffer turn 2 prompt (4 messages)")
+    assert "human: Hi! My name is Maarten. What is 1 + 1?" in prompt
     assert "Maarten" in block(out, "buffer turn 2 answer")
     # window, k=2: the name is still in view at turn 3; at turn 4 the age has left the window
-    assert "33 years old" in block(out, "window turn 3 prompt")
+    assert "33 years old" in block(out, "window turn 3 prompt (6 messages)")
     assert "Maarten" in block(out, "window turn 3 answer")
-    last = block(out, "window turn 4 prompt").splitlines()
-    assert [line.split(":")[0] for line in last if re.match(r"^(system|human|ai):", line)] == [
-        "system", "human", "ai", "human", "ai", "human"
-    ]  # fmt: skip
-    assert "human: What is 3 + 3?" in last and "33" not in "\n".join(last)
+    prompt = block(out, "window turn 4 prompt (6 messages)")
+    assert prompt.splitlines()[1] == "human: What is 3 + 3?" and "33" not in prompt
     assert "33" not in block(out, "window turn 4 answer")
     # summary: the summary, not the transcript, is what the model sees
     summary = block(out, "summary turn 1 summary")
     assert "Maarten" in summary and "1 + 1" in summary
-    prompt = block(out, "summary turn 2 prompt")
-    assert "Summary of the conversation so far:" in prompt and summary in prompt
-    assert "human: Hi! My name is Maarten" not in prompt
-    assert prompt.endswith("human: What is my name?")
+    prompt = block(out, "summary turn 2 prompt (2 messages)")
+    assert f"Summary of the conversation so far:\n{summary}\nhuman: What is my name?" in prompt
     assert "Maarten" in block(out, "summary turn 2 answer")
     assert block(out, "summary turn 3 answer")
 
 
 def check_react_agent(tmp_path: Path) -> None:
     out = run_example("05_react_agent.py", tmp_path)
-    calculation, macbook = out.split("\nQuestion: ")[1:]
+    search, calculation, macbook = out.split("\nQuestion: ")
+    # the search tool is offline and answers from the local index
+    assert search.startswith(
+        "Search tool, called directly with 'MacBook Pro price':\n"
+        "The web search is turned off. Results from the local index instead:"
+    )
+    assert "the current price of the MacBook Pro is 1599 USD" in search
     assert calculation.startswith("What is 17 * 23?")
     assert "Action: calculator\nAction Input: 17 * 23\nObservation: 391" in calculation
     assert "391" in value(calculation, "Final Answer")
@@ -142,8 +144,7 @@ def check_react_agent(tmp_path: Path) -> None:
     assert macbook.startswith("What is the current price of a MacBook Pro in USD?")
     assert value(macbook, "parse failures") == "0"
     assert value(macbook, "stopped") in ("final_answer", "repeated_action", "stalled")
-    assert int(value(macbook, "tool calls")) >= 1
-    assert "The web search is unavailable" not in macbook  # offline: never tried the network
+    assert "The web search is unavailable" not in out  # offline: it never tried the network
 
 
 def check_semantic_search(tmp_path: Path) -> None:
