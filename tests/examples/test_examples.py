@@ -27,15 +27,16 @@ pytestmark = pytest.mark.slow
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
-def run(args: list[str], cwd: Path, timeout: float) -> str:
-    """Run ``python *args`` in ``cwd`` offline; fail with its stderr unless it succeeds."""
+def run(args: list[str], cwd: Path, timeout: float, returncode: int = 0) -> str:
+    """Run ``python *args`` in ``cwd`` offline; fail with its output unless it exits with
+    ``returncode``."""
     env = dict(os.environ)  # LOCALCHAIN_* are already cleared by the autouse fixture
     env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
     result = subprocess.run(
         [sys.executable, *args], check=False, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
         capture_output=True, text=True, timeout=timeout,
     )  # fmt: skip
-    assert result.returncode == 0, (
+    assert result.returncode == returncode, (
         f"{args} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
     )
     return result.stdout
@@ -211,8 +212,9 @@ def check_rag_eval(tmp_path: Path) -> None:
 
 def check_pytest_eval(tmp_path: Path) -> None:
     test_file = str(EXAMPLES / "test_09_rag_eval.py")
-    # Without --run-evals the evaluation is deselected: a plain test run stays fast.
-    quick = run(["-m", "pytest", test_file, "-p", "no:cacheprovider", "-q"], tmp_path, 300)
+    # Without --run-evals the evaluation is deselected (pytest's exit code 5: no tests ran),
+    # so a plain test run stays fast.
+    quick = run(["-m", "pytest", test_file, "-p", "no:cacheprovider", "-q"], tmp_path, 300, 5)
     assert "1 deselected" in quick
     out = run(["-m", "pytest", test_file, "--run-evals", "--eval-report", "report",
                "-p", "no:cacheprovider", "-q"], tmp_path, 1200)  # fmt: skip
