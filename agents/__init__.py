@@ -27,13 +27,21 @@ from localchain.agents.executor import ReActAgent
 from localchain.agents.grammar import action_grammar, expression_grammar, input_grammar
 from localchain.agents.guards import GuardSettings, LoopGuard
 from localchain.agents.parser import ParsedStep, parse_step
-from localchain.agents.prompt import BOOK_REACT_TEMPLATE, ReActPrompt, fence_observation
+from localchain.agents.prompt import (
+    BOOK_REACT_TEMPLATE,
+    CALCULATOR_EXAMPLES,
+    SEARCH_EXAMPLES,
+    ReActPrompt,
+    fence_observation,
+)
 from localchain.agents.result import AgentResult, ReActStep, StoppedReason
 from localchain.agents.tool_call import ToolOutcome, call_tool
 from localchain.agents.trace import TracePrinter
 
 __all__ = [
     "BOOK_REACT_TEMPLATE",
+    "CALCULATOR_EXAMPLES",
+    "SEARCH_EXAMPLES",
     "AgentResult",
     "GrammarDecoder",
     "GuardSettings",

@@ -95,6 +95,8 @@ class StepContext:
     callbacks: Callbacks = None
     results: list[str] = field(default_factory=list)
     """What the tools returned so far (observations that are not errors)."""
+    allow_final: bool = True
+    """False while the agent requires a tool call before answering (``tool_choice``)."""
     parse_failures: int = 0
     repaired: int = 0
     notices: list[str] = field(default_factory=list)
@@ -221,7 +223,7 @@ class GrammarDecoder(StepDecoder):
                 ctx,
                 text,
                 max_tokens=24 + max(map(len, offered)),
-                grammar=action_grammar(offered),
+                grammar=action_grammar(offered, allow_final=ctx.allow_final),
                 line=False,
             ).strip()
         else:
@@ -365,6 +367,17 @@ class RepairDecoder(StepDecoder):
                     *messages,
                     AIMessage(raw),
                     HumanMessage(self.prompt.reminder(err.reason, self.tools)),
+                ]
+                continue
+            if step.kind == "final" and not ctx.allow_final:
+                reason = "a tool must be called before the Final Answer"
+                ctx.parse_failures += 1
+                ctx.notices.append(f"parse failure {ctx.parse_failures}: {reason}")
+                yield {"parse_failure": reason, "raw": raw, "attempt": attempt + 1}
+                messages = [
+                    *messages,
+                    AIMessage(raw),
+                    HumanMessage(self.prompt.reminder(reason, self.tools)),
                 ]
                 continue
             if step.repairs:

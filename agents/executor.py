@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from typing import Any, Literal
 
 from langchain_core.agents import AgentAction
 from langchain_core.callbacks import CallbackManagerForChainRun
@@ -105,6 +105,11 @@ class ReActAgent(RunnableSerializable[dict[str, Any] | str, dict[str, Any]]):
     """Conversation memory shared across runs (see localchain.memory)."""
     grammar: bool | None = None
     """None: grammars when supported; False: parse with repair; True: require grammars."""
+    tool_choice: Literal["auto", "required"] = "auto"
+    """``"required"``: the first step must call a tool (on llama.cpp the grammar leaves
+    out ``Final Answer:`` until a tool has run; elsewhere a direct answer is sent back
+    as a format error). For agents whose questions always need a tool: a small model
+    otherwise answers from memory, wrongly."""
     ground_numbers: bool = True
     """On llama.cpp: calculator expressions may only use numbers in view (question,
     conversation, observations), and a Final Answer after tool results only numbers the
@@ -282,6 +287,7 @@ class ReActAgent(RunnableSerializable[dict[str, Any] | str, dict[str, Any]]):
                 break
             iterations += 1
             force: StoppedReason | None = None
+            ctx.allow_final = self.tool_choice == "auto" or bool(steps)
             try:
                 parsed = yield from self._decoder.decode(ctx)
             except OutOfTime:

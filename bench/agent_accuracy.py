@@ -63,7 +63,7 @@ SINGLE_CALCULATION = {"arithmetic", "percentage", "conversion"}
 
 # The book's prompt, as LangChain hub's hwchase17/react has it: localchain's template
 # without the conversation slot it adds for memory.
-STOCK_PROMPT = BOOK_REACT_TEMPLATE.replace("{chat_history}", "")
+STOCK_PROMPT = BOOK_REACT_TEMPLATE.replace("{chat_history}", "").replace("{examples}", "")
 
 _NUMBER = re.compile(r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?|-?\d+(?:\.\d+)?")
 

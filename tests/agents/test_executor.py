@@ -280,3 +280,25 @@ def test_bad_input_and_configuration_are_clear_errors() -> None:
         ReActPrompt(template="Question: {input}")
     with pytest.raises(ValidationError, match="very end"):
         ReActPrompt(template="Question: {input}\nThought:{agent_scratchpad}\nMore")
+
+
+def test_required_tool_choice_sends_a_direct_answer_back() -> None:
+    agent, llm = make(
+        [final("391"), action("calculator", "17 * 23"), final("391")], tool_choice="required"
+    )
+    result = agent.invoke({"input": "What is 17 * 23?"})
+    assert result["output"] == "391" and result["stopped_reason"] == "final_answer"
+    assert [s.tool for s in result["intermediate_steps"]] == ["calculator"]
+    assert result["parse_failures"] == 1
+    assert "a tool must be called before the Final Answer" in llm.calls[1][-1].text
+    # After a tool ran, a Final Answer is accepted at once.
+    assert len(llm.calls) == 3
+
+
+def test_auto_tool_choice_accepts_a_direct_answer() -> None:
+    agent, llm = make([final("4")])
+    result = agent.invoke({"input": "What is 2 + 2?"})
+    assert result["output"] == "4" and result["parse_failures"] == 0
+    assert result["intermediate_steps"] == [] and len(llm.calls) == 1
+    with pytest.raises(ValidationError):
+        make([final("4")], tool_choice="always")

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 from langchain_core.messages import AIMessage, HumanMessage
 from langchain_core.tools import tool
 
@@ -21,7 +22,12 @@ from localchain.agents.grammar import (
     numbers_in,
 )
 from localchain.agents.guards import GuardSettings, LoopGuard, action_key
-from localchain.agents.prompt import BOOK_REACT_TEMPLATE, ReActPrompt, fence_observation
+from localchain.agents.prompt import (
+    BOOK_REACT_TEMPLATE,
+    CALCULATOR_EXAMPLES,
+    ReActPrompt,
+    fence_observation,
+)
 from localchain.agents.tools import Calculator, WebSearch
 from localchain.models import LlamaCppChat
 
@@ -45,6 +51,18 @@ def test_default_prompt_is_the_books() -> None:
     for line in BOOK_LINES:
         assert line in BOOK_REACT_TEMPLATE
     assert BOOK_REACT_TEMPLATE.endswith("Question: {input}\nThought:{agent_scratchpad}")
+
+
+def test_examples_slot_is_empty_by_default_and_filled_before_begin() -> None:
+    plain, _ = ReActPrompt().split(tools=[Calculator()], question="Q?")
+    assert "Examples:\n\n" not in plain
+    assert "original input question\n\nBegin!\n\nQuestion: Q?\n" in plain
+    shown, _ = ReActPrompt(examples=CALCULATOR_EXAMPLES).split(tools=[Calculator()], question="Q?")
+    before, after = shown.split("Begin!")
+    assert before.endswith("question\n\nExamples:\n\n" + CALCULATOR_EXAMPLES.strip() + "\n\n")
+    assert "Action Input: 60 - 15% of 60" in before and after == "\n\nQuestion: Q?\n"
+    with pytest.raises(ValidationError, match="no \\{examples\\} slot"):
+        ReActPrompt(template="Question: {input}\nThought:{agent_scratchpad}", examples="x")
 
 
 def test_split_and_render_with_tools_and_history() -> None:

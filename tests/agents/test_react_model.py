@@ -14,10 +14,12 @@ from langchain_core.agents import AgentAction
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.tools import tool
 
-from localchain.agents import ReActAgent, ReActStep
+from localchain.agents import ReActAgent, ReActPrompt, ReActStep
+from localchain.agents.prompt import CALCULATOR_EXAMPLES, SEARCH_EXAMPLES
 from localchain.agents.tools import Calculator, DuckDuckGoSearchWrapper, WebSearch
 from localchain.memory import WindowMemory
 from localchain.models import LlamaCppChat
+from localchain.retrievers import BM25Retriever
 
 pytestmark = pytest.mark.slow
 
@@ -133,3 +135,20 @@ def test_memory_across_turns(chat: LlamaCppChat) -> None:
         "Hi! My name is Maarten. What is 2 + 2?", first_answer,
         "What is my name?", second["output"],
     ]  # fmt: skip
+
+
+def test_required_tool_choice_with_worked_examples(chat: LlamaCppChat) -> None:
+    # With worked examples the embedded model answers this one from memory ("5 miles");
+    # tool_choice="required" leaves "Final Answer:" out of the first step's grammar.
+    prompt = ReActPrompt(examples=CALCULATOR_EXAMPLES + "\n" + SEARCH_EXAMPLES)
+    question = "Convert 5 miles to kilometers. One mile is 1.609 kilometers."
+    corpus = BM25Retriever.from_texts(["One mile is 1.609 kilometers."])
+    tools = [Calculator(), WebSearch(offline=True, fallback=corpus)]
+    auto = ReActAgent(llm=chat, tools=tools, prompt=prompt, max_seconds=600).invoke(question)
+    assert auto["intermediate_steps"] == [] and "8.045" not in auto["output"]
+    required = ReActAgent(
+        llm=chat, tools=tools, prompt=prompt, tool_choice="required", max_seconds=600
+    ).invoke(question)
+    first = required["intermediate_steps"][0]
+    assert first.tool == "calculator" and first.observation == "8.045"
+    assert "8.045" in required["output"] and required["parse_failures"] == 0
