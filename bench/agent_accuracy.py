@@ -5,6 +5,9 @@ percentages, conversions with a stated rate - the book's MacBook-in-EUR among th
 multi-step problems, and lookups answered from a small local corpus) through
 
   (a) ``localchain``: ``localchain.agents.ReActAgent`` (grammar-constrained steps, guards);
+  (a') ``localchain-examples``: the same with the shipped worked examples in the prompt
+      (``CALCULATOR_EXAMPLES`` + ``SEARCH_EXAMPLES``; none of them is a benchmark question)
+      and ``tool_choice="required"``;
   (b) ``stock``: langchain-classic's ``create_react_agent`` + ``AgentExecutor(
       handle_parsing_errors=True)`` with the book's ReAct prompt (LangChain hub
       ``hwchase17/react``), the way the book runs it,
@@ -48,8 +51,8 @@ from typing import Any
 from langchain_core.documents import Document
 from langchain_core.tools import BaseTool
 
-from localchain.agents import ReActAgent
-from localchain.agents.prompt import BOOK_REACT_TEMPLATE
+from localchain.agents import ReActAgent, ReActPrompt
+from localchain.agents.prompt import BOOK_REACT_TEMPLATE, CALCULATOR_EXAMPLES, SEARCH_EXAMPLES
 from localchain.agents.tools import Calculator, WebSearch
 from localchain.models import LlamaCppChat
 from localchain.retrievers import BM25Retriever
@@ -102,9 +105,9 @@ def is_correct(question: str, output: str, expected: Any, tolerance: float | Non
     return any(abs(n - target) <= allowed for n in found if n not in given)
 
 
-def run_localchain(chat: LlamaCppChat, tools: list[BaseTool]):
+def run_localchain(chat: LlamaCppChat, tools: list[BaseTool], **options: Any):
     agent = ReActAgent(llm=chat, tools=tools, max_iterations=MAX_ITERATIONS,
-                       max_seconds=MAX_SECONDS)  # fmt: skip
+                       max_seconds=MAX_SECONDS, **options)  # fmt: skip
 
     def run(question: str) -> dict[str, Any]:
         result = agent.invoke({"input": question})
@@ -119,6 +122,12 @@ def run_localchain(chat: LlamaCppChat, tools: list[BaseTool]):
         }
 
     return run
+
+
+def run_localchain_examples(chat: LlamaCppChat, tools: list[BaseTool]):
+    """localchain with the shipped worked examples and a tool call required first."""
+    prompt = ReActPrompt(examples=CALCULATOR_EXAMPLES + "\n" + SEARCH_EXAMPLES)
+    return run_localchain(chat, tools, prompt=prompt, tool_choice="required")
 
 
 def run_stock(chat: LlamaCppChat, tools: list[BaseTool]):
@@ -174,7 +183,7 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--limit", type=int, help="only the first N questions (smoke test)")
-    parser.add_argument("--systems", default="localchain,stock")
+    parser.add_argument("--systems", default="localchain,localchain-examples,stock")
     parser.add_argument("--out", type=Path, help="write the JSON here too")
     args = parser.parse_args()
     questions = load_jsonl(QUESTIONS)[: args.limit]
@@ -182,7 +191,8 @@ def main() -> None:
     load0 = round(os.getloadavg()[0], 2)
     chat = LlamaCppChat(**SETTINGS)
     tools = make_tools()
-    makers = {"localchain": run_localchain, "stock": run_stock}
+    makers = {"localchain": run_localchain, "localchain-examples": run_localchain_examples,
+              "stock": run_stock}  # fmt: skip
     systems = {name: makers[name](chat, tools) for name in names}
     rows: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
     for i, item in enumerate(questions):
