@@ -68,7 +68,14 @@ from pathlib import Path
 from typing import Self
 
 __all__ = [
-    "ROOT", "Block", "BlockResult", "DocCheckError", "Runner", "blocks", "pages", "run_page",
+    "ROOT",
+    "Block",
+    "BlockResult",
+    "DocCheckError",
+    "Runner",
+    "blocks",
+    "pages",
+    "run_page",
 ]
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -78,10 +85,16 @@ CONSOLE = {"console"}
 SERVED = ("127.0.0.1:8000", "localhost:8000")
 # Nothing reaches the network: web search (ddgs), OpenAI and Cohere clients go through a
 # proxy on a closed port and fail at once, as offline; local servers are reached directly.
-OFFLINE = {"DDGS_PROXY": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9",
-           "HTTPS_PROXY": "http://127.0.0.1:9", "http_proxy": "http://127.0.0.1:9",
-           "https_proxy": "http://127.0.0.1:9", "NO_PROXY": "127.0.0.1,localhost",
-           "no_proxy": "127.0.0.1,localhost", "HF_HUB_OFFLINE": "1"}
+OFFLINE = {
+    "DDGS_PROXY": "http://127.0.0.1:9",
+    "HTTP_PROXY": "http://127.0.0.1:9",
+    "HTTPS_PROXY": "http://127.0.0.1:9",
+    "http_proxy": "http://127.0.0.1:9",
+    "https_proxy": "http://127.0.0.1:9",
+    "NO_PROXY": "127.0.0.1,localhost",
+    "no_proxy": "127.0.0.1,localhost",
+    "HF_HUB_OFFLINE": "1",
+}
 KINDS = {"skip", "stdin", "gguf", "server", "background", "root", "file"}
 
 _FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})(?P<info>[^`]*)$")
@@ -158,7 +171,9 @@ def _parse_note(body: str, where: str) -> tuple[str, str]:
     kind, _, rest = body.partition(" ")
     rest = rest.strip()
     if kind not in KINDS:
-        raise DocCheckError(f"{where}: unknown doc-check annotation {kind!r} (known: {sorted(KINDS)})")
+        raise DocCheckError(
+            f"{where}: unknown doc-check annotation {kind!r} (known: {sorted(KINDS)})"
+        )
     if kind == "skip":
         reason = re.sub(r"^[-\u2013\u2014:]\s*", "", rest)
         if not reason:
@@ -168,7 +183,9 @@ def _parse_note(body: str, where: str) -> tuple[str, str]:
         try:
             text = json.loads(rest)
         except ValueError:
-            raise DocCheckError(f'{where}: write stdin as a JSON string: stdin "/exit\\n"') from None
+            raise DocCheckError(
+                f'{where}: write stdin as a JSON string: stdin "/exit\\n"'
+            ) from None
         return kind, text
     if kind in ("gguf", "file") and (not rest or any(Path(p).is_absolute() for p in rest.split())):
         raise DocCheckError(f"{where}: 'doc-check: {kind}' needs relative paths")
@@ -196,7 +213,9 @@ def blocks(page: Path, root: Path = ROOT) -> list[Block]:
             continue
         opening = _FENCE.match(lines[i])
         if notes and not opening:
-            raise DocCheckError(f"{name}:{note_line}: a doc-check annotation must come right before a fence")
+            raise DocCheckError(
+                f"{name}:{note_line}: a doc-check annotation must come right before a fence"
+            )
         if not opening:
             i += 1
             continue
@@ -206,22 +225,33 @@ def blocks(page: Path, root: Path = ROOT) -> list[Block]:
         j = i + 1
         while j < len(lines) and not closing.match(lines[j]):
             text = lines[j]
-            body.append(text[min(indent, len(text) - len(text.lstrip())):])
+            body.append(text[min(indent, len(text) - len(text.lstrip())) :])
             j += 1
         if j == len(lines):
             raise DocCheckError(f"{name}:{i + 1}: the fence is never closed")
         words = info.split()
-        block = Block(name, len(found) + 1, i + 1, words[0].lower() if words else "",
-                      info, "\n".join(body) + "\n", notes)
+        block = Block(
+            name,
+            len(found) + 1,
+            i + 1,
+            words[0].lower() if words else "",
+            info,
+            "\n".join(body) + "\n",
+            notes,
+        )
         if "skip" in words[1:] and "skip" not in notes:
             raise DocCheckError(f"{block.where}: '{info}' needs a 'doc-check: skip - reason' note")
         if set(notes) - {"file"} and block.kind is None:
-            raise DocCheckError(f"{block.where}: annotations on a block that is not run ({info or 'no language'})")
+            raise DocCheckError(
+                f"{block.where}: annotations on a block that is not run ({info or 'no language'})"
+            )
         found.append(block)
         notes = {}
         i = j + 1
     if notes:
-        raise DocCheckError(f"{name}:{note_line}: a doc-check annotation must come right before a fence")
+        raise DocCheckError(
+            f"{name}:{note_line}: a doc-check annotation must come right before a fence"
+        )
     return found
 
 
@@ -239,7 +269,9 @@ def _wait_for(url: str, process: subprocess.Popen[bytes], seconds: float = 180) 
             return
         except OSError:
             if process.poll() is not None:
-                raise RuntimeError(f"the server exited with code {process.returncode} before answering {url}")
+                raise RuntimeError(
+                    f"the server exited with code {process.returncode} before answering {url}"
+                )
             if time.monotonic() > deadline:
                 raise RuntimeError(f"nothing answered {url} within {seconds:.0f} s") from None
             time.sleep(0.5)
@@ -282,9 +314,14 @@ class Runner:
     replaces the server this runner would start; the pytest fixture passes its own.
     """
 
-    def __init__(self, *, server_url: str | Callable[[], str] | None = None,
-                 timeout: float = 600, keep_going: bool = True,
-                 echo: Callable[[BlockResult], None] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        server_url: str | Callable[[], str] | None = None,
+        timeout: float = 600,
+        keep_going: bool = True,
+        echo: Callable[[BlockResult], None] | None = None,
+    ) -> None:
         self.timeout = timeout
         self.keep_going = keep_going
         self.echo = echo
@@ -321,8 +358,14 @@ class Runner:
             self._server_url = url
         return self._server_url
 
-    def run_page(self, page: Path, *, python: bool | str = True,
-                 only: Sequence[int] | None = None, workdir: Path | None = None) -> list[BlockResult]:
+    def run_page(
+        self,
+        page: Path,
+        *,
+        python: bool | str = True,
+        only: Sequence[int] | None = None,
+        workdir: Path | None = None,
+    ) -> list[BlockResult]:
         """Run a page's blocks in order. ``python=False`` (or the name of the test that runs
         them) leaves its Python blocks out; ``only`` picks block numbers."""
         with contextlib.ExitStack() as stack:
@@ -332,16 +375,21 @@ class Runner:
 
 
 class _PageRun:
-    def __init__(self, runner: Runner, page: Path, workdir: Path, stack: contextlib.ExitStack) -> None:
+    def __init__(
+        self, runner: Runner, page: Path, workdir: Path, stack: contextlib.ExitStack
+    ) -> None:
         self.runner, self.page, self.workdir = runner, page, workdir
         shutil.copytree(ROOT / "data", workdir / "data", dirs_exist_ok=True)
         if not (workdir / ".venv").exists():
             (workdir / ".venv").symlink_to(ROOT / ".venv")
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("LOCALCHAIN_")}
-        self.env.update(XDG_CONFIG_HOME=str(workdir / ".xdg" / "config"),
-                        XDG_DATA_HOME=str(workdir / ".xdg" / "data"),
-                        PATH=f"{ROOT / '.venv' / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
-                        PYTHONUNBUFFERED="1", **OFFLINE)
+        self.env.update(
+            XDG_CONFIG_HOME=str(workdir / ".xdg" / "config"),
+            XDG_DATA_HOME=str(workdir / ".xdg" / "data"),
+            PATH=f"{ROOT / '.venv' / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
+            PYTHONUNBUFFERED="1",
+            **OFFLINE,
+        )
         self.module = types.ModuleType("doc_page")
         self.module.__file__ = str(workdir / "doc_page.py")
         self.page_server: str | None = None
@@ -440,8 +488,12 @@ class _PageRun:
         captured = io.StringIO()
         compiled = compile(code, block.where, "exec")
         try:
-            with self._inside(), contextlib.redirect_stdout(captured), \
-                    contextlib.redirect_stderr(captured), _alarm(self.runner.timeout):
+            with (
+                self._inside(),
+                contextlib.redirect_stdout(captured),
+                contextlib.redirect_stderr(captured),
+                _alarm(self.runner.timeout),
+            ):
                 exec(compiled, self.module.__dict__)  # noqa: S102 - running the docs is the point
         except BaseException as error:
             if isinstance(error, KeyboardInterrupt):
@@ -449,18 +501,24 @@ class _PageRun:
             frames = traceback.extract_tb(error.__traceback__)
             ours = [f for f in frames if f.filename == block.where] or frames[-1:]
             where = f"line {block.line + (ours[-1].lineno or 0)}" if ours else "?"
-            return "failed", captured.getvalue(), (
-                f"{type(error).__name__}: {error} (at {block.page} {where})\n"
-                + "".join(traceback.format_exception(error)[-12:])
+            return (
+                "failed",
+                captured.getvalue(),
+                (
+                    f"{type(error).__name__}: {error} (at {block.page} {where})\n"
+                    + "".join(traceback.format_exception(error)[-12:])
+                ),
             )
         return "passed", captured.getvalue(), ""
 
     def _doctest(self, block: Block, code: str) -> tuple[str, str, str]:
         test = doctest.DocTestParser().get_doctest(
-            code, self.module.__dict__, block.where, str(self.page), block.line)
+            code, self.module.__dict__, block.where, str(self.page), block.line
+        )
         report = io.StringIO()
         runner = doctest.DocTestRunner(
-            optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE, verbose=False)
+            optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE, verbose=False
+        )
         with self._inside(), _alarm(self.runner.timeout):
             outcome = runner.run(test, out=report.write, clear_globs=False)
         if outcome.failed:
@@ -472,13 +530,22 @@ class _PageRun:
         cwd = ROOT if "root" in block.notes else self.workdir
         try:
             done = subprocess.run(
-                ["bash", "-c", "set -euo pipefail\n" + code], check=False, cwd=cwd, env=self.env,
+                ["bash", "-c", "set -euo pipefail\n" + code],
+                check=False,
+                cwd=cwd,
+                env=self.env,
                 input=stdin if stdin is not None else None,
                 stdin=subprocess.DEVNULL if stdin is None else None,
-                capture_output=True, text=True, timeout=self.runner.timeout,
+                capture_output=True,
+                text=True,
+                timeout=self.runner.timeout,
             )
         except subprocess.TimeoutExpired as error:
-            out = (error.stdout or b"").decode(errors="replace") if isinstance(error.stdout, bytes) else (error.stdout or "")
+            out = (
+                (error.stdout or b"").decode(errors="replace")
+                if isinstance(error.stdout, bytes)
+                else (error.stdout or "")
+            )
             return "failed", out, f"ran longer than {self.runner.timeout:.0f} s"
         output = done.stdout + (f"\n[stderr]\n{done.stderr}" if done.stderr.strip() else "")
         if done.returncode != 0:
@@ -489,8 +556,13 @@ class _PageRun:
         log = self.workdir / f".background-{block.number}.log"
         with open(log, "wb") as out:
             process = subprocess.Popen(
-                ["bash", "-c", "set -euo pipefail\n" + code], cwd=self.workdir, env=self.env,
-                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                ["bash", "-c", "set -euo pipefail\n" + code],
+                cwd=self.workdir,
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
         self.background.append(process)
         try:
@@ -528,10 +600,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("pages", nargs="*", type=Path, help="pages to run (default: all)")
     parser.add_argument("--list", action="store_true", help="list the blocks; run nothing")
-    parser.add_argument("--only", type=int, nargs="+", metavar="N", help="run only these block numbers")
+    parser.add_argument(
+        "--only", type=int, nargs="+", metavar="N", help="run only these block numbers"
+    )
     parser.add_argument("--no-python", action="store_true", help="leave the Python blocks out")
-    parser.add_argument("-x", "--exitfirst", action="store_true", help="stop a page at its first failure")
-    parser.add_argument("--timeout", type=float, default=600, help="seconds per block (default 600)")
+    parser.add_argument(
+        "-x", "--exitfirst", action="store_true", help="stop a page at its first failure"
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=600, help="seconds per block (default 600)"
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="print every block's output")
     args = parser.parse_args(argv)
     chosen = [p.resolve() for p in args.pages] or pages()
@@ -539,19 +617,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         for page in chosen:
             for block in blocks(page):
                 notes = "; ".join(f"{k} {v!r}" if v else k for k, v in block.notes.items())
-                print(f"{block.page} #{block.number} line {block.line} {block.kind or '-':8} "
-                      f"{block.first_line[:60]}" + (f"   [{notes}]" if notes else ""))
+                print(
+                    f"{block.page} #{block.number} line {block.line} {block.kind or '-':8} "
+                    f"{block.first_line[:60]}" + (f"   [{notes}]" if notes else "")
+                )
         return 0
     totals = {"passed": 0, "failed": 0, "skipped": 0, "not run": 0}
-    with Runner(timeout=args.timeout, keep_going=not args.exitfirst, echo=_echo(args.verbose)) as runner:
+    with Runner(
+        timeout=args.timeout, keep_going=not args.exitfirst, echo=_echo(args.verbose)
+    ) as runner:
         for page in chosen:
             started = time.monotonic()
             results = runner.run_page(page, python=not args.no_python, only=args.only)
             counts = {s: sum(r.status == s for r in results) for s in totals}
             for status, n in counts.items():
                 totals[status] += n
-            print(f"== {page.relative_to(ROOT)}: " + ", ".join(f"{n} {s}" for s, n in counts.items() if n)
-                  + f" in {time.monotonic() - started:.1f}s\n", flush=True)
+            print(
+                f"== {page.relative_to(ROOT)}: "
+                + ", ".join(f"{n} {s}" for s, n in counts.items() if n)
+                + f" in {time.monotonic() - started:.1f}s\n",
+                flush=True,
+            )
     print("total: " + ", ".join(f"{n} {s}" for s, n in totals.items()))
     return 1 if totals["failed"] else 0
 
