@@ -40,6 +40,14 @@ SKIPPED: list[tuple[str, str, str]] = [
         "installs into .venv and runs the benchmark (minutes); docs/benchmarks.md records its runs",
     ),
     (
+        "docs/evals.md",
+        "from pathlib import Path",
+        (
+            "slow: 4 judge calls under a grammar, minutes on a shared 2-core machine; "
+            "tests/evals/test_real_model.py runs calibrate(limit=1) on the embedded judge"
+        ),
+    ),
+    (
         "docs/getting-started.md",
         "make test",
         "make test runs this test suite, which would run itself",
