@@ -633,7 +633,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             for status, n in counts.items():
                 totals[status] += n
             print(
-                f"== {page.relative_to(ROOT)}: "
+                f"== {page.relative_to(ROOT) if page.is_relative_to(ROOT) else page}: "
                 + ", ".join(f"{n} {s}" for s, n in counts.items() if n)
                 + f" in {time.monotonic() - started:.1f}s\n",
                 flush=True,
@@ -643,4 +643,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except DocCheckError as error:
+        sys.exit(f"doc_blocks: {error}")
