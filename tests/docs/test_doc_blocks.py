@@ -86,12 +86,12 @@ STAND_INS: list[tuple[str, str, str]] = [
     (
         "README.md",
         'chat = load_chat_model("models/Phi-3-mini-4k-instruct-q4.gguf", n_ctx=4096)',
-        "gguf models/Phi-3-mini-4k-instruct-q4.gguf models/base.gguf, server",
+        "gguf models/Phi-3-mini-4k-instruct-q4.gguf models/base.gguf",
     ),
     (
         "docs/evals.md",
         "from localchain.evals import ConstrainedJudge",
-        "gguf models/qwen2.5-3b-instruct-q4_k_m.gguf, server",
+        "gguf models/qwen2.5-3b-instruct-q4_k_m.gguf",
     ),
     ("docs/getting-started.md", "make chat", "root"),
     ("docs/getting-started.md", "bash scripts/setup.sh", "root"),
@@ -100,7 +100,7 @@ STAND_INS: list[tuple[str, str, str]] = [
         'chat = load_chat_model("models/qwen2.5-1.5b-instruct-q4_k_m.gguf", n_ctx=4096)',
         "gguf models/qwen2.5-1.5b-instruct-q4_k_m.gguf",
     ),
-    ("docs/models.md", "from localchain import load_chat_model", "gguf path/to/model.gguf, server"),
+    ("docs/models.md", "from localchain import load_chat_model", "gguf path/to/model.gguf"),
     (
         "docs/models.md",
         'phi = load_chat_model("models/Phi-3-mini-4k-instruct-q4.gguf", chat_template="phi-3")',
