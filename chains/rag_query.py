@@ -83,6 +83,12 @@ MULTI_HOP_PROMPT = (
 """Question + what the first search found -> the next search query."""
 
 _LINE_GRAMMAR = "root ::= [^\\n]{1,120}"
+# A reply to the user, not a query: small models apologise or offer help instead.
+_CHAT_REPLY = re.compile(
+    r"^\W*(?:i'?m sorry|i am sorry|sorry\b|i apologi[sz]e|i can(?:not|'t)? help|"
+    r"i'?d be happy|as an ai|sure\b|certainly\b|of course\b)",
+    re.IGNORECASE,
+)
 
 
 def _line_grammar(lines: int = 1) -> str:
@@ -154,8 +160,9 @@ def _last_human(chat_history: str) -> str:
 def checked_query(value: Mapping[str, Any], rewrite: str) -> str:
     """The rewrite if it is a usable search query for ``value``, else one built without it.
 
-    Usable: one line (the first non-empty one, without a "Search query:" label or quotes) that
-    shares a content word with the message, and - when there is a chat history - also a
+    Usable: one line (the first non-empty one, without a "Search query:" label or quotes),
+    not a reply to the user ("I'm sorry...", "Sure, ..."), that shares a content word with
+    the message, and - when there is a chat history - also a
     content word with the conversation that the message does not already have (the follow-up
     was actually resolved). Otherwise the fallback is :func:`keyword_query` of the message,
     plus, with a history, the content words of the user's previous message (what the
@@ -178,6 +185,7 @@ def checked_query(value: Mapping[str, Any], rewrite: str) -> str:
     terms = _words(line)
     asked = _words(question)
     ok = bool(line) and len(line.split()) <= 32 and (not asked or bool(terms & asked))
+    ok = ok and not _CHAT_REPLY.match(line)
     if ok and history.strip():
         ok = bool(terms & (_words(history) - asked))
     if ok:

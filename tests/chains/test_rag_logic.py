@@ -315,6 +315,24 @@ def test_unusable_rewrites_fall_back_to_the_words() -> None:
     assert rewrite.invoke(follow_up) == expected  # a copy of the conversation
 
 
+def test_a_reply_to_the_user_is_not_a_query_even_when_it_shares_a_word() -> None:
+    message = (
+        "I watched Interstellar with my kids last night and we all loved the black hole. "
+        "Anyway, how much money did it gross worldwide?"
+    )
+    apology = (
+        "I'm sorry for the confusion, but I can help you with that. The message is: "
+        "I watched Interstellar with my kids last year"
+    )
+    checked = localchain.chains.rag_query.checked_query({"question": message}, apology)
+    assert checked == localchain.chains.rag_query.keyword_query(message)
+    assert "sorry" not in checked.lower() and "gross" in checked
+    for reply in ("Sure, here is a query: Interstellar gross", "Certainly! Interstellar gross"):
+        assert localchain.chains.rag_query.checked_query({"question": message}, reply) != reply
+    query = "Interstellar worldwide gross"
+    assert localchain.chains.rag_query.checked_query({"question": message}, query) == query
+
+
 def test_sub_queries_parse_lines() -> None:
     llm = fake(
         "1. Tenet budget\n- Dunkirk budget\n\nTenet budget\n* cooking pasta\nDunkirk cast\nx"
