@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.util
 import re
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -232,6 +233,22 @@ def test_code_is_labelled() -> None:
         and LOOKS_LIKE_CODE.search(block.code)
     ]
     assert unlabelled == []
+
+
+def test_toml_blocks_are_settings_localchain_reads() -> None:
+    # Not run (they are files to write), but every key must be a setting, with a valid value:
+    # Settings ignores unknown keys, so a misspelt one would be silently without effect.
+    from localchain import Settings
+
+    found = 0
+    for page in _pages():
+        for block in doc_blocks.blocks(ROOT / page):
+            if block.language == "toml":
+                values = tomllib.loads(block.code)
+                assert set(values) <= set(Settings.model_fields), block.where
+                Settings(**values)
+                found += 1
+    assert found
 
 
 # The runner itself, on small pages of its own.
