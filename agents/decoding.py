@@ -158,6 +158,7 @@ class GrammarDecoder(StepDecoder):
         *,
         input_grammars: Mapping[str, InputGrammar] | None = None,
         ground_numbers: bool = True,
+        ground_queries: bool = True,
     ) -> None:
         super().__init__(llm, prompt, tools, limits)
         from localchain.models.llamacpp import LlamaCppLLM
@@ -182,6 +183,7 @@ class GrammarDecoder(StepDecoder):
         self.chat = chat
         self.input_grammars = dict(input_grammars or {})
         self.ground_numbers = ground_numbers
+        self.ground_queries = ground_queries
 
     def prefix(self, ctx: StepContext) -> str:
         """The text the model continues: chat-templated instructions, then its own turn."""
@@ -244,6 +246,7 @@ class GrammarDecoder(StepDecoder):
             override=self.input_grammars.get(name),
             overridden=name in self.input_grammars,
             ground_numbers=self.ground_numbers,
+            ground_queries=self.ground_queries,
         )
         is_json = gbnf is not None and single_text_argument(tool) is None
         raw = self._generate(
@@ -408,6 +411,7 @@ def make_decoder(
     limits: StepLimits | None = None,
     input_grammars: Mapping[str, InputGrammar] | None = None,
     ground_numbers: bool = True,
+    ground_queries: bool = True,
     max_parse_retries: int = 2,
 ) -> StepDecoder:
     """The decoder for a model: grammars on llama.cpp (``grammar=None`` or True), repair
@@ -430,5 +434,6 @@ def make_decoder(
             limits,
             input_grammars=input_grammars,
             ground_numbers=ground_numbers,
+            ground_queries=ground_queries,
         )
     return RepairDecoder(llm, prompt, tools, limits, max_parse_retries=max_parse_retries)

@@ -114,6 +114,9 @@ class ReActAgent(RunnableSerializable[dict[str, Any] | str, dict[str, Any]]):
     """On llama.cpp: calculator expressions may only use numbers in view (question,
     conversation, observations), and a Final Answer after tool results only numbers the
     tools returned."""
+    ground_queries: bool = True
+    """On llama.cpp: the query of a search tool (WebSearch, RetrieverTool) is made of words
+    in view only. A small model otherwise searches for an example from the prompt."""
     input_grammars: dict[str, Any] = Field(default_factory=dict)
     """Per tool name: a GBNF for its Action Input, a function of the texts in view
     returning one, or None for free text (overrides the defaults)."""
@@ -178,6 +181,7 @@ class ReActAgent(RunnableSerializable[dict[str, Any] | str, dict[str, Any]]):
             limits=self.limits,
             input_grammars=self.input_grammars,
             ground_numbers=self.ground_numbers,
+            ground_queries=self.ground_queries,
             max_parse_retries=self.guards.max_parse_retries,
         )
 

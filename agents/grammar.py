@@ -17,7 +17,9 @@ checks every vocabulary entry against the grammar at each token, about 0.3 s a t
 
 Calculator expressions may be *grounded*: their numbers must appear in the question, the
 conversation or an observation, or be a small constant (:data:`COMMON_NUMBERS`). Small
-models otherwise copy numbers wrongly (0.85 becomes 1.85) or invent them.
+models otherwise copy numbers wrongly (0.85 becomes 1.85) or invent them. Search queries
+may be grounded the same way (:func:`query_grammar`): words from what is in view only, so
+a small model cannot search for an example from the prompt instead of the question.
 
 Example:
     >>> print(action_grammar(["calculator", "web_search"]))
@@ -51,7 +53,9 @@ __all__ = [
     "input_grammar",
     "json_arguments_grammar",
     "numbers_in",
+    "query_grammar",
     "single_text_argument",
+    "words_in",
 ]
 
 InputGrammar = str | Callable[[Sequence[str]], str | None] | None
@@ -90,6 +94,9 @@ CALCULATOR_FUNCTIONS: tuple[str, ...] = (
 _NUMBER = re.compile(r"(?<![\w.])\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?")
 _MAX_NUMBERS = 300
 _MAX_STRING = 100
+_WORD = re.compile(r"[^\W_]+(?:['.,-][^\W_]+)*")
+_MAX_WORDS = 300
+_MAX_QUERY_WORDS = 12
 _GBNF_TOKEN = re.compile(
     r'"(?:\\.|[^"\\])*"|\[(?:\\.|[^\]\\])*\]|[A-Za-z][A-Za-z0-9-]*|\s+|.', re.DOTALL
 )
@@ -183,6 +190,47 @@ def expression_grammar(texts: Sequence[str] | None = None) -> str:
     )
 
 
+def words_in(texts: Iterable[str]) -> list[str]:
+    """Every word written in ``texts`` (letters and digits, with inner ``'``, ``.``, ``,``
+    or ``-``), as written, first seen first.
+
+    Example:
+        >>> words_in(["How tall is the Eiffel Tower?", "It's 1,083 ft tall."])
+        ['How', 'tall', 'is', 'the', 'Eiffel', 'Tower', "It's", '1,083', 'ft']
+    """
+    seen: dict[str, None] = {}
+    for text in texts:
+        for match in _WORD.finditer(text):
+            seen.setdefault(match.group(0), None)
+    return list(seen)
+
+
+def query_grammar(texts: Sequence[str]) -> str | None:
+    """A search query of 1 to 12 words, each written in ``texts``; None when they have none.
+
+    Used for the Action Input of search tools: asked for a query, a small model otherwise
+    copies an example from the prompt ("15% of 840") or writes an equation, and the search
+    finds nothing. Words are quoted whole, in any order; the first 300 distinct words in
+    view are offered.
+
+    Example:
+        >>> grammar = query_grammar(["How tall is the Eiffel Tower?"])
+        >>> '"Eiffel"' in grammar and '"840"' not in grammar
+        True
+        >>> query_grammar(["?!"]) is None
+        True
+    """
+    found = [w for w in words_in(texts) if len(w) <= 40][:_MAX_WORDS]
+    if not found:
+        return None
+    return "\n".join(
+        [
+            f'root ::= " " word (" " word){{0,{_MAX_QUERY_WORDS - 1}}} "\\n"',
+            "word ::= " + " | ".join(gbnf_literal(w) for w in found),
+        ]
+    )
+
+
 def answer_grammar(observations: Sequence[str]) -> str:
     """A one-line answer whose numbers all come from ``observations``.
 
@@ -259,15 +307,21 @@ def input_grammar(
     override: InputGrammar = None,
     overridden: bool = False,
     ground_numbers: bool = True,
+    ground_queries: bool = True,
 ) -> str | None:
     """The GBNF for a tool's Action Input, or None for one line of free text.
 
     ``override`` (when ``overridden``) wins; the calculator gets :func:`expression_grammar`;
-    a tool with one string argument gets free text; any other gets JSON from its schema.
+    a search tool (:class:`~localchain.agents.tools.WebSearch`,
+    :class:`~localchain.agents.tools.RetrieverTool`) gets :func:`query_grammar` when
+    ``ground_queries``; any other tool with one string argument gets free text; any other
+    gets JSON from its schema.
 
     Example:
         >>> from localchain.agents.tools import Calculator, WebSearch
-        >>> input_grammar(WebSearch(), ["q"]) is None
+        >>> input_grammar(WebSearch(), ["q"], ground_queries=False) is None
+        True
+        >>> input_grammar(WebSearch(), ["Eiffel Tower"]).startswith('root ::= " " word')
         True
         >>> input_grammar(Calculator(), ["2 and 3"]).startswith('root ::= " " expr')
         True
@@ -276,8 +330,13 @@ def input_grammar(
         return override(texts_in_view) if callable(override) else override
     from localchain.agents.tools.calculator import Calculator
 
+    from localchain.agents.tools.retriever import RetrieverTool
+    from localchain.agents.tools.web_search import WebSearch
+
     if isinstance(tool, Calculator):
         return expression_grammar(texts_in_view if ground_numbers else None)
+    if ground_queries and isinstance(tool, (WebSearch, RetrieverTool)):
+        return query_grammar(texts_in_view)
     if single_text_argument(tool) is not None:
         return None
     return json_arguments_grammar(tool)

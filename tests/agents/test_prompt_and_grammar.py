@@ -20,6 +20,8 @@ from localchain.agents.grammar import (
     input_grammar,
     json_arguments_grammar,
     numbers_in,
+    query_grammar,
+    words_in,
 )
 from localchain.agents.guards import GuardSettings, LoopGuard, action_key
 from localchain.agents.prompt import (
@@ -28,8 +30,9 @@ from localchain.agents.prompt import (
     ReActPrompt,
     fence_observation,
 )
-from localchain.agents.tools import Calculator, WebSearch
+from localchain.agents.tools import Calculator, RetrieverTool, WebSearch
 from localchain.models import LlamaCppChat
+from localchain.retrievers import BM25Retriever
 
 BOOK_LINES = [
     "Answer the following questions as best you can. You have access to the following tools:",
@@ -142,13 +145,18 @@ def test_grammars_compile_in_llama_cpp(engine) -> None:  # type: ignore[no-untyp
         input_grammar(Calculator(), ["2 and 3"]),
         answer_grammar(["Observation: 6912", "1,599.00 USD"]),
         answer_grammar(["no digits here"]),
+        query_grammar(['How tall is the "Eiffel" Tower? It\'s 1,083 ft.']),
     ):
         assert gbnf is not None
         engine.grammar(gbnf)  # raises ConfigError when llama.cpp rejects it
 
 
 def test_input_grammar_by_tool_kind() -> None:
-    assert input_grammar(WebSearch(), ["q"]) is None
+    assert input_grammar(WebSearch(), ["q"], ground_queries=False) is None
+    assert input_grammar(WebSearch(), ["Eiffel Tower"]) == query_grammar(["Eiffel Tower"])
+    retriever = RetrieverTool(retriever=BM25Retriever.from_texts(["a text"]))
+    assert input_grammar(retriever, ["Eiffel Tower"]) == query_grammar(["Eiffel Tower"])
+    assert input_grammar(WebSearch(), ["?!"]) is None  # no word in view: free text
     assert input_grammar(convert, ["q"]).startswith('root ::= " " args "\\n"')
     assert '"42"' not in input_grammar(Calculator(), ["no numbers"])
     assert "[0-9]+" in input_grammar(Calculator(), ["q"], ground_numbers=False)
@@ -156,6 +164,23 @@ def test_input_grammar_by_tool_kind() -> None:
     custom = input_grammar(WebSearch(), ["q"], override=lambda texts: f"root ::= {len(texts)}",
                            overridden=True)  # fmt: skip
     assert custom == "root ::= 1"
+
+
+def test_words_in_keep_inner_punctuation_and_drop_the_rest() -> None:
+    assert words_in(["How tall is the Eiffel-Tower?", "It's 1,083.5 ft. How tall?"]) == [
+        "How", "tall", "is", "the", "Eiffel-Tower", "It's", "1,083.5", "ft",
+    ]  # fmt: skip
+
+
+def test_query_grammar_offers_only_words_in_view() -> None:
+    grammar = query_grammar(["What is the capital city of Australia?", "Observation: Canberra"])
+    words = grammar.splitlines()[1].removeprefix("word ::= ").split(" | ")
+    assert words == [f'"{w}"' for w in
+                     ["What", "is", "the", "capital", "city", "of", "Australia", "Observation",
+                      "Canberra"]]  # fmt: skip
+    assert "{0,11}" in grammar.splitlines()[0]  # at most 12 words
+    many = query_grammar([" ".join(f"w{i}" for i in range(1000))])
+    assert many.count(" | ") == 299  # the first 300 distinct words
 
 
 def test_guard_keys_and_settings() -> None:
