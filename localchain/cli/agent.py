@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from enum import Enum
 from typing import Annotated
 
 import typer
@@ -24,7 +25,7 @@ from localchain.cli.options import (
 )
 from localchain.models.registry import load_chat_model
 
-__all__ = ["AGENT_TOOLS", "agent", "tools_from_names"]
+__all__ = ["AGENT_TOOLS", "ToolChoice", "agent", "examples_for", "tools_from_names"]
 
 AGENT_TOOLS = ("calculator", "web_search")
 """Tool names the command knows."""
@@ -51,6 +52,26 @@ def tools_from_names(names: str) -> list[BaseTool]:
     return [makers[name]() for name in dict.fromkeys(chosen)]
 
 
+def examples_for(tools: list[BaseTool]) -> str:
+    """The built-in worked examples for the chosen tools, in tool order.
+
+    Example:
+        >>> examples_for(tools_from_names("calculator")).startswith("Question: What is 48 * 7")
+        True
+    """
+    from localchain.agents import CALCULATOR_EXAMPLES, SEARCH_EXAMPLES
+
+    by_name = {"calculator": CALCULATOR_EXAMPLES, "web_search": SEARCH_EXAMPLES}
+    return "\n".join(by_name[tool.name] for tool in tools if tool.name in by_name)
+
+
+class ToolChoice(str, Enum):
+    """Values of ``--tool-choice`` (see ``ReActAgent.tool_choice``)."""
+
+    auto = "auto"
+    required = "required"
+
+
 def agent(
     question: Annotated[str, typer.Argument(help="The question; '-' reads it from stdin.")],
     tools: Annotated[
@@ -65,6 +86,19 @@ def agent(
     max_seconds: Annotated[
         float, typer.Option("--max-seconds", min=1, help="Wall-clock budget in seconds.")
     ] = 120.0,
+    examples: Annotated[
+        bool,
+        typer.Option(
+            "--examples", help="Put worked examples of the chosen tools into the prompt."
+        ),
+    ] = False,
+    tool_choice: Annotated[
+        ToolChoice,
+        typer.Option(
+            "--tool-choice",
+            help="'required': the first step must call a tool instead of answering from memory.",
+        ),
+    ] = ToolChoice.auto,
     model: ModelOpt = None,
     backend: BackendOpt = None,
     base_url: BaseUrlOpt = None,
@@ -76,7 +110,7 @@ def agent(
     json_output: JsonOpt = False,
 ) -> None:
     """Answer a question with the ReAct agent (calculator and web search by default)."""
-    from localchain.agents import AgentResult, ReActAgent
+    from localchain.agents import AgentResult, ReActAgent, ReActPrompt
 
     question = read_question(question)
     chosen = tools_from_names(tools)
@@ -90,6 +124,8 @@ def agent(
         max_iterations=max_iterations,
         max_seconds=max_seconds,
         verbose=verbose,
+        prompt=ReActPrompt(examples=examples_for(chosen) if examples else ""),
+        tool_choice=tool_choice.value,
     )
     result = AgentResult.from_output(react.invoke({"input": question.strip()}))
     if json_output:

@@ -38,3 +38,27 @@ def test_unknown_tool_is_a_usage_error(tmp_path: Path) -> None:
     done = run_cli("hi", "--tools", "calculator,weather", cwd=tmp_path)
     assert done.returncode == 2
     assert "unknown tool(s) weather" in done.stderr
+
+
+def test_worked_examples_and_required_tool_choice(tmp_path: Path) -> None:
+    # The question of test_react_model's tool_choice test: with worked examples in the prompt
+    # the embedded model answers it from memory unless a tool call is required first.
+    question = "Convert 5 miles to kilometers. One mile is 1.609 kilometers."
+    common = ("--json", "--n-ctx", "2048", "--max-seconds", "600", "--examples")
+    auto = json.loads(run_cli(question, *common, cwd=tmp_path).stdout)
+    assert auto["intermediate_steps"] == [] and "8.045" not in auto["output"]
+    done = run_cli(question, *common, "--tool-choice", "required", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    assert data["intermediate_steps"][0] == {
+        "tool": "calculator", "tool_input": "5 * 1.609", "observation": "8.045",
+    }  # fmt: skip
+    assert "8.045" in data["output"]
+
+
+def test_unknown_tool_choice_is_a_usage_error(tmp_path: Path) -> None:
+    done = run_cli("hi", "--tool-choice", "always", cwd=tmp_path)
+    assert done.returncode == 2
+    message = " ".join(done.stderr.replace("│", " ").split())  # rich wraps it in a box
+    assert "Invalid value for '--tool-choice'" in message
+    assert "'always' is not one of 'auto', 'required'" in message
