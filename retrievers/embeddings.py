@@ -29,10 +29,11 @@ import importlib.util
 import sys
 import threading
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
@@ -45,6 +46,7 @@ __all__ = [
     "SentenceTransformerEmbeddings",
     "bundled_minilm_path",
     "default_embeddings",
+    "embed_matrix",
     "embed_with_progress",
     "embedding_identity",
 ]
@@ -194,6 +196,22 @@ class SentenceTransformerEmbeddings(BaseModel, Embeddings):
         """Embed texts to index; texts over the window are cut, and one warning counts them."""
         if not texts:
             return []
+        return self.embed_documents_array(texts).tolist()
+
+    def embed_documents_array(self, texts: Sequence[str]) -> np.ndarray:
+        """:meth:`embed_documents` as one float32 matrix (a row per text).
+
+        Indexing uses this: a list of Python floats costs about 32 bytes a number, 1.2 GB
+        for 100,000 chunks of MiniLM, where the matrix takes 147 MB.
+
+        Example:
+            >>> emb = SentenceTransformerEmbeddings()
+            >>> emb.embed_documents_array(["one", "two"]).shape
+            (2, 384)
+        """
+        texts = list(texts)
+        if not texts:
+            return np.zeros((0, self.dimension), dtype="float32")
         cut = sum(1 for t in texts if self.overflow(t) > 0)
         if cut:
             warnings.warn(
@@ -217,9 +235,9 @@ class SentenceTransformerEmbeddings(BaseModel, Embeddings):
                 EmbeddingTruncationWarning,
                 stacklevel=2,
             )
-        return self._encode([text], progress=False)[0]
+        return self._encode([text], progress=False)[0].tolist()
 
-    def _encode(self, texts: Sequence[str], *, progress: bool) -> list[list[float]]:
+    def _encode(self, texts: Sequence[str], *, progress: bool) -> np.ndarray:
         vectors = self.model.encode(
             list(texts),
             batch_size=self.batch_size,
@@ -227,7 +245,7 @@ class SentenceTransformerEmbeddings(BaseModel, Embeddings):
             show_progress_bar=progress,
             convert_to_numpy=True,
         )
-        return vectors.astype("float32").tolist()
+        return np.ascontiguousarray(vectors, dtype="float32")
 
 
 _DEFAULT: SentenceTransformerEmbeddings | None = None
@@ -268,23 +286,54 @@ def embedding_identity(embeddings: Embeddings) -> tuple[str, int]:
     return name, dimension
 
 
+def embed_matrix(
+    embeddings: Embeddings,
+    texts: Sequence[str],
+    *,
+    batch_size: int = 1024,
+    advance: Callable[[int], None] | None = None,
+) -> np.ndarray:
+    """Embed ``texts`` into one float32 matrix, a row per text.
+
+    Embeddings with an ``embed_documents_array`` method (:class:`SentenceTransformerEmbeddings`)
+    fill it directly; any other LangChain ``Embeddings`` is asked ``batch_size`` texts at a
+    time, each batch turned into float32 at once, so the lists of Python floats it returns
+    never hold more than one batch. ``advance(n)`` is called after each batch of ``n``.
+
+    Example:
+        >>> embed_matrix(default_embeddings(), ["one", "two", "three"], batch_size=2).shape
+        (3, 384)
+    """
+    texts = list(texts)
+    direct = getattr(embeddings, "embed_documents_array", None)
+    if direct is not None and advance is None:
+        return np.asarray(direct(texts), dtype="float32")
+    parts = []
+    for start in range(0, len(texts), batch_size):
+        chunk = texts[start : start + batch_size]
+        vectors = direct(chunk) if direct is not None else embeddings.embed_documents(chunk)
+        parts.append(np.asarray(vectors, dtype="float32").reshape(len(chunk), -1))
+        if advance is not None:
+            advance(len(chunk))
+    if not parts:
+        return np.zeros((0, 0), dtype="float32")
+    return np.ascontiguousarray(np.vstack(parts))
+
+
 def embed_with_progress(
     embeddings: Embeddings, documents: Sequence[Document], progress: bool | None
-) -> list[list[float]]:
-    """Embed documents in batches, with a progress bar on stderr (``None``: for 100+ chunks
-    on a terminal)."""
+) -> np.ndarray:
+    """Embed documents into a float32 matrix (:func:`embed_matrix`), with a progress bar on
+    stderr (``None``: for 100+ chunks on a terminal)."""
     texts = [d.page_content for d in documents]
-    batch = 64
     show = progress if progress is not None else (len(texts) >= 100 and sys.stderr.isatty())
     if not show:
-        return embeddings.embed_documents(texts)
+        return embed_matrix(embeddings, texts)
     from rich.console import Console
     from rich.progress import Progress
 
-    vectors: list[list[float]] = []
     with Progress(console=Console(stderr=True), transient=True) as bar:
         task = bar.add_task("Embedding chunks", total=len(texts))
-        for start in range(0, len(texts), batch):
-            vectors.extend(embeddings.embed_documents(texts[start : start + batch]))
-            bar.advance(task, min(batch, len(texts) - start))
-    return vectors
+        return embed_matrix(
+            embeddings, texts, batch_size=64, advance=lambda n: bar.advance(task, n)
+        )

@@ -39,7 +39,7 @@ from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 from langchain_core.vectorstores import VectorStore
 from localchain.retrievers.chunking import chunk_id
-from localchain.retrievers.embeddings import embedding_identity
+from localchain.retrievers.embeddings import embed_matrix, embedding_identity
 from localchain.retrievers.faiss_index import (
     FaissSettings,
     MetadataFilter,
@@ -164,7 +164,7 @@ class FaissStore(VectorStore):
         docs = _with_ids(list(documents))
         if not docs:
             return []
-        vectors = self.embeddings.embed_documents([d.page_content for d in docs])
+        vectors = embed_matrix(self.embeddings, [d.page_content for d in docs])
         return self.add_embeddings(docs, vectors)
 
     def add_embeddings(

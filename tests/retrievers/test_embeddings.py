@@ -6,15 +6,20 @@ from __future__ import annotations
 import math
 import warnings
 
+import numpy as np
 import pytest
+from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 from localchain.retrievers.embeddings import (
     DEFAULT_EMBEDDING_MODEL,
     EmbeddingTruncationWarning,
     SentenceTransformerEmbeddings,
     default_embeddings,
+    embed_matrix,
+    embed_with_progress,
     embedding_identity,
 )
+from localchain.retrievers.faiss_store import FaissStore
 
 from localchain.errors import EmptyQueryError, ModelNotFoundError
 
@@ -84,3 +89,46 @@ def test_missing_model_folder_is_a_clear_error(tmp_path) -> None:
     emb = SentenceTransformerEmbeddings(model_path=str(tmp_path / "nope"))
     with pytest.raises(ModelNotFoundError, match="nope"):
         emb.embed_query("hello")
+
+
+class CountingEmbeddings(Embeddings):
+    """A foreign LangChain Embeddings that records the batches it is asked for."""
+
+    def __init__(self) -> None:
+        self.batches: list[int] = []
+
+    def embed_documents(self, texts):
+        self.batches.append(len(texts))
+        return [[float(len(t)), 1.0] for t in texts]
+
+    def embed_query(self, text):
+        return [float(len(text)), 1.0]
+
+
+def test_embed_matrix_asks_foreign_embeddings_one_batch_at_a_time() -> None:
+    counting = CountingEmbeddings()
+    seen: list[int] = []
+    matrix = embed_matrix(counting, ["a", "bb", "ccc", "dddd", "e"], batch_size=2,
+                          advance=seen.append)  # fmt: skip
+    assert counting.batches == [2, 2, 1] and seen == [2, 2, 1]
+    assert matrix.dtype == np.float32 and matrix.flags["C_CONTIGUOUS"]
+    assert matrix[:, 0].tolist() == [1.0, 2.0, 3.0, 4.0, 1.0]
+    assert embed_matrix(counting, []).shape == (0, 0)
+
+
+def test_indexing_never_builds_lists_of_python_floats(minilm, monkeypatch) -> None:
+    # 100,000 MiniLM chunks as lists of Python floats took 1.2 GB more than the float32
+    # matrix (docs/benchmarks.md, section 6); indexing must use the matrix path.
+    def refuse(self, texts):
+        raise AssertionError("embed_documents (lists of floats) was called while indexing")
+
+    texts = ["The Moon orbits Earth.", "Mars is red.", "Kip Thorne was a consultant."]
+    expected = np.asarray([minilm.embed_query(t) for t in texts], dtype="float32")
+    monkeypatch.setattr(SentenceTransformerEmbeddings, "embed_documents", refuse)
+    matrix = embed_matrix(minilm, texts)
+    assert matrix.dtype == np.float32 and matrix.shape == (3, 384)
+    assert np.abs(matrix - expected).max() < 1e-5
+    shown = embed_with_progress(minilm, [Document(t) for t in texts], progress=True)
+    assert np.abs(shown - matrix).max() < 1e-5
+    store = FaissStore.from_texts(texts, embedding=minilm)
+    assert store.similarity_search("Which planet is red?", k=1)[0].page_content == "Mars is red."

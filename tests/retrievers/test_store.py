@@ -100,10 +100,10 @@ def test_reindex_changes_only_what_changed(
     (corpus / "moon.md").write_text("# The Moon\n\nThe Moon orbits Earth. It has no atmosphere.\n")
     (corpus / "mars.txt").write_text("Mars is red. Mars has two moons.")
     embedded: list[int] = []
-    original = minilm.embed_documents
+    original = minilm.embed_documents_array
     monkeypatch.setattr(
         type(minilm),
-        "embed_documents",
+        "embed_documents_array",
         lambda self, texts: embedded.append(len(texts)) or original(texts),
     )
     report = Index.open(store).update(corpus)
