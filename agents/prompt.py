@@ -172,7 +172,7 @@ class ReActPrompt(BaseModel):
     ``examples_heading`` (the template's ``{examples}`` slot); empty for none. Small models
     copy their shape: on the embedded model, the shipped examples together with
     ``tool_choice="required"`` raised single-calculation accuracy on the agent benchmark
-    from 15 to 18 of 26 (docs/benchmarks.md, section 5a)."""
+    from 16 to 18 of 26 (docs/benchmarks.md, section 5)."""
     examples_heading: str = "Examples:"
     """The line above the examples."""
     max_observation_chars: int = 1500
