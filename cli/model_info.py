@@ -17,15 +17,15 @@ from localchain.cli.options import (
     print_json,
     settings_from_options,
 )
+from localchain.models.capabilities import capabilities
 from localchain.models.registry import load_chat_model
 
 
 def describe_model(chat: Any, settings: Any) -> dict[str, Any]:
     """A JSON-ready description of a loaded chat model."""
-    from localchain.models.llamacpp import LlamaCppChat
-
-    if isinstance(chat, LlamaCppChat):
-        info = chat.engine.info
+    caps = capabilities(chat)
+    info = caps.info
+    if info is not None:
         return {
             "backend": "llamacpp",
             "name": chat.model_name,
@@ -36,8 +36,8 @@ def describe_model(chat: Any, settings: Any) -> dict[str, Any]:
             "parameters": info.metadata.get("general.size_label"),
             "quantization": info.quantization,
             "context_length": info.context_length,
-            "n_ctx": chat.engine.n_ctx,
-            "chat_template": chat.template.name,
+            "n_ctx": caps.context_window,
+            "chat_template": caps.chat_template,
             "gguf_version": info.version,
         }
     return {

@@ -21,6 +21,7 @@ from rich.markup import escape
 from localchain.chains.chat import Chatbot
 from localchain.errors import ContextOverflowError, LocalchainError
 from localchain.memory import format_transcript
+from localchain.models.capabilities import capabilities
 
 __all__ = ["COMMANDS", "Repl"]
 
@@ -212,9 +213,9 @@ class Repl:
             f"[bold]memory:[/bold] {memory.memory_type} ({escape(repr(memory))}); "
             f"the model sees {len(prompt) - 1} remembered message(s)"
         )
-        count = getattr(self.bot.llm, "count_tokens", None)
-        if count is not None:
-            self.console.print(f"[bold]tokens:[/bold] {count(prompt)}")
+        tokens = capabilities(self.bot.llm).count_tokens(prompt)
+        if tokens is not None:
+            self.console.print(f"[bold]tokens:[/bold] {tokens}")
         self.console.print(escape(format_transcript(prompt)))
 
     def _history(self, _: str) -> None:
