@@ -36,16 +36,18 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langchain_core.tools import BaseTool
 from localchain.agents.grammar import (
     InputGrammar,
+    InputView,
     action_grammar,
     answer_grammar,
     input_grammar,
-    numbers_in,
+    offered,
     single_text_argument,
 )
 from localchain.agents.parser import ParsedStep, parse_step, strip_wrapping
 from localchain.agents.prompt import ReActPrompt
 
 from localchain.errors import ConfigError, StepParseError
+from localchain.models.capabilities import capabilities, with_max_tokens
 
 __all__ = [
     "GrammarDecoder",
@@ -161,26 +163,11 @@ class GrammarDecoder(StepDecoder):
         ground_queries: bool = True,
     ) -> None:
         super().__init__(llm, prompt, tools, limits)
-        from localchain.models.llamacpp import LlamaCppLLM
-
-        chat: Any = llm
-        # A completion model over the *same* engine (same file and context settings share
-        # one engine, hence one lock and one KV cache): it takes the rendered prompt as text,
-        # which is what lets the executor write the start of the model's turn.
-        self.completion = LlamaCppLLM(
-            model_path=chat.model_path,
-            n_ctx=chat.n_ctx,
-            n_threads=chat.n_threads,
-            n_batch=chat.n_batch,
-            seed=chat.seed,
-            verbose=chat.verbose,
-            temperature=chat.temperature,
-            top_p=chat.top_p,
-            top_k=chat.top_k,
-            repeat_penalty=chat.repeat_penalty,
-            stop=[*chat.template.stop, *(chat.stop or [])],
-        )
-        self.chat = chat
+        # A completion model over the *same* weights, lock and KV cache: it takes the
+        # rendered prompt as text, which is what lets the executor write the start of the
+        # model's turn.
+        self.caps = capabilities(llm)
+        self.completion = self.caps.completion()
         self.input_grammars = dict(input_grammars or {})
         self.ground_numbers = ground_numbers
         self.ground_queries = ground_queries
@@ -188,12 +175,7 @@ class GrammarDecoder(StepDecoder):
     def prefix(self, ctx: StepContext) -> str:
         """The text the model continues: chat-templated instructions, then its own turn."""
         head, turn = self.prompt.split(tools=self.tools, question=ctx.question, history=ctx.history)
-        rendered = self.chat.render([HumanMessage(head.rstrip("\n"))])
-        engine = self.completion.engine
-        # The completion model adds BOS itself when the model wants one; the template may
-        # have written it as text already.
-        if engine.add_bos and engine.bos_token and rendered.startswith(engine.bos_token):
-            rendered = rendered[len(engine.bos_token) :]
+        rendered = self.caps.render([HumanMessage(head.rstrip("\n"))])
         return rendered + turn + ctx.scratchpad
 
     def _generate(
@@ -240,14 +222,11 @@ class GrammarDecoder(StepDecoder):
             return None
         tool = self.by_name[name]
         text += f"Action: {name}\nAction Input:"
-        gbnf = input_grammar(
-            tool,
-            ctx.texts_in_view,
-            override=self.input_grammars.get(name),
-            overridden=name in self.input_grammars,
-            ground_numbers=self.ground_numbers,
-            ground_queries=self.ground_queries,
-        )
+        if name in self.input_grammars:
+            override = self.input_grammars[name]
+            gbnf = override(ctx.texts_in_view) if callable(override) else override
+        else:
+            gbnf = input_grammar(tool, self.view(ctx))
         is_json = gbnf is not None and single_text_argument(tool) is None
         raw = self._generate(
             ctx,
@@ -266,22 +245,24 @@ class GrammarDecoder(StepDecoder):
             tool_input, _ = strip_wrapping(raw)
         return ParsedStep(kind="action", thought=thought, tool=name, tool_input=tool_input)
 
+    def view(self, ctx: StepContext) -> InputView:
+        """What the tools' input grammars may draw on at this step."""
+        return InputView(
+            ctx.texts_in_view,
+            ground_numbers=self.ground_numbers,
+            ground_queries=self.ground_queries,
+        )
+
     def offered_tools(self, ctx: StepContext) -> list[str]:
-        """The tool names the action choice allows now.
-
-        With grounded numbers the calculator is offered only when a number is in view:
-        with nothing to calculate, a small model still picks it ("1 + 2") over the tool
-        the question needs.
-        """
-        from localchain.agents.tools.calculator import Calculator
-
-        names = []
-        for name, tool in self.by_name.items():
-            grounded = self.ground_numbers and name not in self.input_grammars
-            if grounded and isinstance(tool, Calculator) and not numbers_in(ctx.texts_in_view):
-                continue
-            names.append(name)
-        return names
+        """The tool names the action choice allows now: every tool whose ``offered(view)``
+        allows it (the calculator, with grounded numbers, only when a number is in view),
+        and every tool whose input grammar the agent overrides."""
+        view = self.view(ctx)
+        return [
+            name
+            for name, tool in self.by_name.items()
+            if name in self.input_grammars or offered(tool, view)
+        ]
 
     def _answer(self, ctx: StepContext, text: str) -> str:
         # After tools gave results, the answer's numbers must be quoted from them: the small
@@ -336,10 +317,9 @@ class RepairDecoder(StepDecoder):
         super().__init__(llm, prompt, tools, limits)
         self.max_parse_retries = max_parse_retries
         self.json_tools = [t.name for t in tools if single_text_argument(t) is None]
-        options: dict[str, Any] = {"stop": ["\nObservation:", "Observation:"]}
-        if "max_tokens" in type(llm).model_fields:
-            options["max_tokens"] = limits.reply_tokens
-        self.model = llm.bind(**options)
+        self.model = with_max_tokens(llm, limits.reply_tokens).bind(
+            stop=["\nObservation:", "Observation:"]
+        )
 
     def _messages(self, ctx: StepContext, extra: str = "") -> list[BaseMessage]:
         text = self.prompt.render(
@@ -416,15 +396,15 @@ def make_decoder(
 ) -> StepDecoder:
     """The decoder for a model: grammars on llama.cpp (``grammar=None`` or True), repair
     elsewhere (or with ``grammar=False``)."""
-    from localchain.models.llamacpp import LlamaCppChat
-
     prompt = prompt or ReActPrompt()
     limits = limits or StepLimits()
-    supported = isinstance(llm, LlamaCppChat)
+    caps = capabilities(llm)
+    supported = caps.grammar and caps.continues_text
     if grammar and not supported:
         raise ConfigError(
-            f"grammar=True needs a llama.cpp chat model (LlamaCppChat); {type(llm).__name__} "
-            "has no grammar support. Leave grammar unset to parse with repair."
+            f"grammar=True needs a llama.cpp chat model (LlamaCppChat), or a model whose "
+            f"capabilities include grammars and a completion twin; {type(llm).__name__} has "
+            "no grammar support. Leave grammar unset to parse with repair."
         )
     if supported and grammar is not False:
         return GrammarDecoder(

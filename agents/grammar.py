@@ -34,7 +34,8 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
 
 from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
@@ -45,7 +46,9 @@ from localchain.errors import ConfigError
 __all__ = [
     "CALCULATOR_FUNCTIONS",
     "COMMON_NUMBERS",
+    "DescribesInput",
     "InputGrammar",
+    "InputView",
     "action_grammar",
     "answer_grammar",
     "expression_grammar",
@@ -53,7 +56,9 @@ __all__ = [
     "input_grammar",
     "json_arguments_grammar",
     "numbers_in",
+    "offered",
     "query_grammar",
+    "search_input_grammar",
     "single_text_argument",
     "words_in",
 ]
@@ -62,6 +67,56 @@ InputGrammar = str | Callable[[Sequence[str]], str | None] | None
 """How a tool's Action Input is decoded: GBNF text (with a ``root`` rule, after the space
 that follows ``Action Input:``), a function of the texts in view returning GBNF, or None
 for one line of free text."""
+
+@dataclass(frozen=True)
+class InputView:
+    """What a tool's input grammar may draw on at one step.
+
+    Example:
+        >>> view = InputView(["What is 15% of 840?"])
+        >>> view.texts, view.ground_numbers, view.ground_queries
+        (('What is 15% of 840?',), True, True)
+    """
+
+    texts: Sequence[str]
+    """What is in view: the question, the conversation, the observations so far."""
+    ground_numbers: bool = True
+    """Numbers in an input must be quoted from :attr:`texts` (or be common constants)."""
+    ground_queries: bool = True
+    """Words of a search query must be quoted from :attr:`texts`."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "texts", tuple(self.texts))
+
+
+@runtime_checkable
+class DescribesInput(Protocol):
+    """A tool that says how its Action Input is decoded under a grammar.
+
+    A tool implements ``input_grammar(view)``: GBNF text with a ``root`` rule, matched
+    after the space that follows ``Action Input:`` and ending with the newline, or None for
+    one line of free text. It may also implement ``offered(view) -> bool``: whether the
+    agent may choose the tool at this step at all (default: always). Tools without the
+    method get free text (one string argument) or JSON from their argument schema.
+
+    Example:
+        >>> from langchain_core.tools import BaseTool
+        >>> class Shout(BaseTool):
+        ...     name: str = "shout"
+        ...     description: str = "Repeat one word of the question loudly."
+        ...     def _run(self, word: str) -> str:
+        ...         return word.upper() + "!"
+        ...     def input_grammar(self, view: InputView) -> str | None:
+        ...         return query_grammar(view.texts, max_words=1)
+        >>> grammar = input_grammar(Shout(), InputView(["Say hello"]))
+        >>> '"hello"' in grammar and isinstance(Shout(), DescribesInput)
+        True
+    """
+
+    def input_grammar(self, view: InputView) -> str | None:
+        """GBNF for the Action Input at this step, or None for free text."""
+        ...
+
 
 COMMON_NUMBERS: tuple[str, ...] = (
     *(str(n) for n in range(11)),
@@ -205,8 +260,9 @@ def words_in(texts: Iterable[str]) -> list[str]:
     return list(seen)
 
 
-def query_grammar(texts: Sequence[str]) -> str | None:
-    """A search query of 1 to 12 words, each written in ``texts``; None when they have none.
+def query_grammar(texts: Sequence[str], *, max_words: int = _MAX_QUERY_WORDS) -> str | None:
+    """A search query of 1 to ``max_words`` (12) words, each written in ``texts``; None when
+    they have none.
 
     Used for the Action Input of search tools: asked for a query, a small model otherwise
     copies an example from the prompt ("15% of 840") or writes an equation, and the search
@@ -220,12 +276,14 @@ def query_grammar(texts: Sequence[str]) -> str | None:
         >>> query_grammar(["?!"]) is None
         True
     """
+    if max_words < 1:
+        raise ConfigError(f"max_words must be at least 1, got {max_words}")
     found = [w for w in words_in(texts) if len(w) <= 40][:_MAX_WORDS]
     if not found:
         return None
     return "\n".join(
         [
-            f'root ::= " " word (" " word){{0,{_MAX_QUERY_WORDS - 1}}} "\\n"',
+            f'root ::= " " word (" " word){{0,{max_words - 1}}} "\\n"',
             "word ::= " + " | ".join(gbnf_literal(w) for w in found),
         ]
     )
@@ -300,46 +358,53 @@ def json_arguments_grammar(tool: BaseTool) -> str:
     return f'root ::= " " args "\\n"\n{renamed}'
 
 
-def input_grammar(
-    tool: BaseTool,
-    texts_in_view: Sequence[str],
-    *,
-    override: InputGrammar = None,
-    overridden: bool = False,
-    ground_numbers: bool = True,
-    ground_queries: bool = True,
-) -> str | None:
+def input_grammar(tool: BaseTool, view: InputView) -> str | None:
     """The GBNF for a tool's Action Input, or None for one line of free text.
 
-    ``override`` (when ``overridden``) wins; the calculator gets :func:`expression_grammar`;
-    a search tool (:class:`~localchain.agents.tools.WebSearch`,
-    :class:`~localchain.agents.tools.RetrieverTool`) gets :func:`query_grammar` when
-    ``ground_queries``; any other tool with one string argument gets free text; any other
-    gets JSON from its schema.
+    A tool that implements :class:`DescribesInput` decides (the calculator's grounded
+    expressions, the search tools' grounded queries, a user's own tool); any other tool with
+    one string argument gets free text; any other gets JSON from its argument schema.
 
     Example:
         >>> from localchain.agents.tools import Calculator, WebSearch
-        >>> input_grammar(WebSearch(), ["q"], ground_queries=False) is None
+        >>> input_grammar(WebSearch(), InputView(["q"], ground_queries=False)) is None
         True
-        >>> input_grammar(WebSearch(), ["Eiffel Tower"]).startswith('root ::= " " word')
+        >>> input_grammar(WebSearch(), InputView(["Eiffel Tower"])).startswith('root ::= " " word')
         True
-        >>> input_grammar(Calculator(), ["2 and 3"]).startswith('root ::= " " expr')
+        >>> input_grammar(Calculator(), InputView(["2 and 3"])).startswith('root ::= " " expr')
         True
     """
-    if overridden:
-        return override(texts_in_view) if callable(override) else override
-    from localchain.agents.tools.calculator import Calculator
-
-    from localchain.agents.tools.retriever import RetrieverTool
-    from localchain.agents.tools.web_search import WebSearch
-
-    if isinstance(tool, Calculator):
-        return expression_grammar(texts_in_view if ground_numbers else None)
-    if ground_queries and isinstance(tool, (WebSearch, RetrieverTool)):
-        return query_grammar(texts_in_view)
+    if isinstance(tool, DescribesInput):
+        return tool.input_grammar(view)
     if single_text_argument(tool) is not None:
         return None
     return json_arguments_grammar(tool)
+
+
+def offered(tool: BaseTool, view: InputView) -> bool:
+    """Whether the agent may choose ``tool`` at this step (the tool's own ``offered(view)``;
+    True for tools without one).
+
+    Example:
+        >>> from localchain.agents.tools import Calculator
+        >>> offered(Calculator(), InputView(["Who wrote Hamlet?"]))   # no number to use
+        False
+        >>> offered(Calculator(), InputView(["Who wrote Hamlet?"], ground_numbers=False))
+        True
+    """
+    check = getattr(tool, "offered", None)
+    return bool(check(view)) if callable(check) else True
+
+
+def search_input_grammar(view: InputView) -> str | None:
+    """The Action Input of a search tool: a grounded query (:func:`query_grammar`) when
+    ``view.ground_queries``, else free text (None).
+
+    Example:
+        >>> search_input_grammar(InputView(["Eiffel Tower"], ground_queries=False)) is None
+        True
+    """
+    return query_grammar(view.texts) if view.ground_queries else None
 
 
 def _cap_strings(schema: Any) -> Any:

@@ -30,6 +30,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
 from localchain.errors import ContextOverflowError
+from localchain.models.capabilities import capabilities
 from localchain.memory import InMemorySessionStore, Memory, SessionStore, WindowMemory
 from localchain.memory.summary import SummaryMemory
 
@@ -242,14 +243,7 @@ class Chatbot:
             return prompt, _chain_first(first, pieces)
 
     def _too_long(self, prompt: list[BaseMessage]) -> bool:
-        n_ctx = getattr(self.llm, "context_window", None)
-        count = getattr(self.llm, "count_tokens", None)
-        if not isinstance(n_ctx, int) or count is None:
-            return False
-        reserve = self.reserve_tokens
-        if reserve is None:
-            reserve = min(int(getattr(self.llm, "max_tokens", 0) or 0), n_ctx // 4)
-        return count(prompt) + reserve > n_ctx
+        return not capabilities(self.llm).fits(prompt, reserve=self.reserve_tokens)
 
     def _make_room(self, notices: list[str]) -> bool:
         notice = self.memory.shrink()

@@ -49,6 +49,7 @@ from localchain.chains.citations import CitationChecker, citation_grammar
 from localchain.memory import format_transcript
 
 from localchain.errors import ChainInputError
+from localchain.models.capabilities import capabilities
 
 __all__ = [
     "NO_ANSWER",
@@ -382,16 +383,15 @@ def _chunk_text(chunk: Any) -> str:
 
 
 def supports_grammar(llm: BaseLanguageModel) -> bool:
-    """Whether ``llm`` decodes under a GBNF grammar (localchain's llama.cpp models).
+    """Whether ``llm`` decodes under a GBNF grammar (asks its
+    :func:`~localchain.models.capabilities.capabilities`).
 
     Example:
         >>> from langchain_core.language_models import FakeListChatModel
         >>> supports_grammar(FakeListChatModel(responses=["hi"]))
         False
     """
-    from localchain.models.llamacpp import LlamaCppChat, LlamaCppLLM
-
-    return isinstance(llm, (LlamaCppChat, LlamaCppLLM))
+    return capabilities(llm).grammar
 
 
 def _fit(
@@ -401,20 +401,14 @@ def _fit(
     sources: list[dict[str, Any]],
 ) -> tuple[list[dict[str, Any]], PromptValue]:
     """The prompt, leaving out the lowest-ranked sources that a local model's context
-    cannot hold together with the answer (remote models take all of them)."""
-    n_ctx = getattr(llm, "context_window", None)
+    cannot hold together with the answer reserve (remote models take all of them)."""
+    caps = capabilities(llm)
     while True:
         prompt = template.invoke({"context": format_sources(sources), "question": question})
-        if not isinstance(n_ctx, int) or len(sources) == 1:
-            return sources, prompt
-        reserve = min(int(getattr(llm, "max_tokens", 0) or 0), n_ctx // 2)
-        if _count(llm, prompt) + reserve <= n_ctx:
+        if len(sources) == 1 or caps.fits(_as_prompt(llm, prompt)):
             return sources, prompt
         sources = sources[:-1]
 
 
-def _count(llm: BaseLanguageModel, prompt: PromptValue) -> int:
-    messages: list[BaseMessage] = prompt.to_messages()
-    if isinstance(llm, BaseChatModel):
-        return llm.get_num_tokens_from_messages(messages)
-    return llm.get_num_tokens(prompt.to_string())
+def _as_prompt(llm: BaseLanguageModel, prompt: PromptValue) -> str | list[BaseMessage]:
+    return prompt.to_messages() if isinstance(llm, BaseChatModel) else prompt.to_string()

@@ -48,6 +48,7 @@ from pydantic import BaseModel, ValidationError
 from ragas.llms.base import InstructorBaseRagasLLM
 
 from localchain.errors import ConfigError, JudgeOutputError
+from localchain.models.capabilities import capabilities
 
 __all__ = ["ConstrainedJudge", "JudgeCall", "as_judge", "judge_grammar", "judge_schema",
            "judge_trace"]
@@ -244,7 +245,7 @@ class ConstrainedJudge(InstructorBaseRagasLLM):
         self.max_tokens = max_tokens
         self.min_items = min_items
         self.model_name = _model_name(chat)
-        self._grammar = self._has_grammar(chat)
+        self._grammar = capabilities(chat).grammar
         # A raw llama_cpp.Llama (langchain-community's ChatLlamaCpp) crashes when two calls
         # overlap; localchain's own model locks in its engine, remote models need no lock.
         self._lock: threading.Lock | None = (
@@ -252,12 +253,6 @@ class ConstrainedJudge(InstructorBaseRagasLLM):
         )
         self._usage = JudgeUsage()
         self._usage_lock = threading.Lock()
-
-    @staticmethod
-    def _has_grammar(chat: BaseChatModel) -> bool:
-        from localchain.models.llamacpp import LlamaCppChat
-
-        return isinstance(chat, LlamaCppChat)
 
     @property
     def usage(self) -> JudgeUsage:

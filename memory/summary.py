@@ -31,6 +31,7 @@ from langchain_core.prompts import BasePromptTemplate, PromptTemplate
 
 from localchain.memory.base import Memory, format_transcript
 from localchain.memory.history import SessionHistory
+from localchain.models.capabilities import capabilities, with_max_tokens
 
 __all__ = ["SUMMARY_PROMPT", "SummaryBufferMemory", "SummaryMemory"]
 
@@ -116,9 +117,7 @@ class SummaryMemory(Memory):
             )
         from localchain.chains.prompt import prompt_chain
 
-        llm: Any = self.llm
-        if "max_tokens" in getattr(type(llm), "model_fields", {}):
-            llm = llm.bind(max_tokens=self.max_summary_tokens)
+        llm = with_max_tokens(self.llm, self.max_summary_tokens)
         self.summary_calls += 1
         chain = prompt_chain(self.prompt, llm, name="summary")
         new_summary = chain.invoke(
@@ -205,11 +204,8 @@ class SummaryBufferMemory(SummaryMemory):
         """Tokens in ``text`` by :attr:`token_counter` or the default described above."""
         if self.token_counter is not None:
             return self.token_counter(text)
-        from localchain.models.llamacpp import LlamaCppChat, LlamaCppLLM
-
-        if isinstance(self.llm, (LlamaCppChat, LlamaCppLLM)):
-            return self.llm.get_num_tokens(text)
-        return len(text) // 4 + 1
+        counted = capabilities(self.llm).count_tokens(text) if self.llm is not None else None
+        return len(text) // 4 + 1 if counted is None else counted
 
     def _to_fold(self, verbatim: list[BaseMessage]) -> int:
         fold = 0

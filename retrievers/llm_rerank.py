@@ -31,7 +31,8 @@ from langchain_core.language_models import BaseChatModel
 from localchain.retrievers.rerank import Reranker
 from pydantic import Field, PrivateAttr
 
-from localchain.errors import BackendResponseError
+from localchain.errors import BackendResponseError, ConfigError
+from localchain.models.capabilities import capabilities
 
 __all__ = ["SCORE_GRAMMAR", "YES_NO_GRAMMAR", "LLMReranker"]
 
@@ -51,9 +52,10 @@ _ASK = {
 class LLMReranker(Reranker):
     """Pointwise relevance from a chat model decoding under a yes/no or 0-10 grammar.
 
-    ``llm`` is any LangChain chat model that takes a per-call ``grammar=`` (a
-    :class:`~localchain.models.LlamaCppChat`); ``None`` loads the embedded model greedily
-    on first use. Passages are cut to ``max_passage_chars`` so a prompt always fits.
+    ``llm`` is any LangChain chat model that decodes under a per-call ``grammar=`` (a
+    :class:`~localchain.models.LlamaCppChat`, or any model whose
+    :func:`~localchain.models.capabilities.capabilities` say so; another model is a
+    ConfigError at :meth:`warm_up`); ``None`` loads the embedded model greedily on first use. Passages are cut to ``max_passage_chars`` so a prompt always fits.
 
     Example:
         >>> reranker = LLMReranker(method="score", max_passage_chars=800)
@@ -82,6 +84,12 @@ class LLMReranker(Reranker):
 
                     self._judge = LlamaCppChat(temperature=0, max_tokens=4, n_ctx=2048)
                 else:
+                    if not capabilities(self.llm).grammar:
+                        raise ConfigError(
+                            f"LLMReranker needs a chat model that decodes under a grammar "
+                            f"(LlamaCppChat); {type(self.llm).__name__} has none, so its "
+                            "answers could not be read as yes/no or 0-10"
+                        )
                     self._judge = self.llm
 
     def prompt(self, query: str, passage: str) -> list[tuple[str, str]]:

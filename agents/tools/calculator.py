@@ -34,6 +34,7 @@ from langchain_core.callbacks import CallbackManagerForToolRun
 from langchain_core.tools import BaseTool, ToolException
 from pydantic import BaseModel, Field, ValidationError
 
+from localchain.agents.grammar import InputView, expression_grammar, numbers_in
 from localchain.agents.tools._expression_text import PERCENT_MARKER, normalize_expression
 from localchain.errors import CalculatorError
 
@@ -433,6 +434,17 @@ class Calculator(BaseTool):
         'The calculator takes one argument, the expression, e.g. {"expression": "2 * (3 + 4)"}.'
     )
     """Observation for arguments that do not fit the schema (a string), or False to raise."""
+
+    def input_grammar(self, view: InputView) -> str | None:
+        """An arithmetic expression, its numbers quoted from what is in view when
+        ``view.ground_numbers`` (:func:`~localchain.agents.grammar.expression_grammar`)."""
+        return expression_grammar(view.texts if view.ground_numbers else None)
+
+    def offered(self, view: InputView) -> bool:
+        """With grounded numbers, only when a number is in view: with nothing to
+        calculate, a small model still picks the calculator ("1 + 2") over the tool the
+        question needs."""
+        return not view.ground_numbers or bool(numbers_in(view.texts))
 
     def _run(self, expression: str, run_manager: CallbackManagerForToolRun | None = None) -> str:
         try:

@@ -30,6 +30,7 @@ from langchain_core.callbacks import AsyncCallbackManagerForToolRun, CallbackMan
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from langchain_core.tools import BaseTool, ToolException
+from localchain.agents.grammar import InputView, search_input_grammar
 from pydantic import BaseModel, Field
 
 __all__ = ["RetrieverInput", "RetrieverTool", "format_passages", "retriever_tool"]
@@ -123,6 +124,11 @@ class RetrieverTool(BaseTool):
     """Each passage is cut to this many characters."""
     max_output_chars: int = Field(default=2000, ge=100)
     """The whole observation is cut to this many characters."""
+
+    def input_grammar(self, view: InputView) -> str | None:
+        """A query of words in view when ``view.ground_queries``
+        (:func:`~localchain.agents.grammar.search_input_grammar`), else free text."""
+        return search_input_grammar(view)
 
     def _render(self, query: str, documents: Sequence[Document]) -> str:
         if not documents:

@@ -32,6 +32,7 @@ from langchain_core.callbacks import CallbackManagerForToolRun, Callbacks
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from langchain_core.tools import BaseTool, ToolException
+from localchain.agents.grammar import InputView, search_input_grammar
 from pydantic import BaseModel, Field, model_validator
 
 __all__ = [
@@ -203,6 +204,11 @@ class WebSearch(BaseTool):
         if self.offline and self.fallback is None:
             raise ValueError("offline=True needs a fallback retriever to search instead")
         return self
+
+    def input_grammar(self, view: InputView) -> str | None:
+        """A query of words in view when ``view.ground_queries``
+        (:func:`~localchain.agents.grammar.search_input_grammar`), else free text."""
+        return search_input_grammar(view)
 
     def _run(self, query: str, run_manager: CallbackManagerForToolRun | None = None) -> str:
         query = _WHITESPACE.sub(" ", query).strip()

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 from collections.abc import AsyncIterator, Iterator, Sequence
 from operator import itemgetter
 from typing import Any
@@ -35,6 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from localchain.errors import ModelNotFoundError, StructuredOutputError
 from localchain.models.aio import iterate_in_thread
+from localchain.models.capabilities import Capabilities
 from localchain.models.embedded import EMBEDDED_MODEL_NAME, embedded_model_path
 from localchain.models.engine import (
     GenerationStats,
@@ -117,6 +119,22 @@ class _LlamaCppBase(BaseModel):
     def model_name(self) -> str:
         """File name of the model without ``.gguf``."""
         return EMBEDDED_MODEL_NAME if self.model_path is None else self.engine.path.stem
+
+    def localchain_capabilities(self) -> Capabilities:
+        """Grammar decoding, exact token counts and the loaded context size."""
+        return Capabilities(
+            grammar=True,
+            context_window=self.context_window,
+            max_tokens=self.max_tokens,
+            max_tokens_option=True,
+            counter=self._count_prompt,
+            info=self.engine.info,
+        )
+
+    def _count_prompt(self, prompt: str | Sequence[BaseMessage]) -> int:
+        if isinstance(prompt, str):
+            return self.get_num_tokens(prompt)
+        raise TypeError(f"{type(self).__name__} counts text prompts, not messages")
 
     def _split_kwargs(
         self, kwargs: dict[str, Any]
@@ -263,6 +281,49 @@ class LlamaCppChat(_LlamaCppBase, BaseChatModel):
         self, messages: list[BaseMessage], tools: Sequence[Any] | None = None
     ) -> int:
         return self.count_tokens(messages)
+
+    def localchain_capabilities(self) -> Capabilities:
+        """As the completion model's, plus the chat template and a completion twin."""
+        return replace(
+            super().localchain_capabilities(),
+            renderer=self._render_for_twin,
+            twin=self.completion_twin,
+            chat_template=self.template.name,
+        )
+
+    def _count_prompt(self, prompt: str | Sequence[BaseMessage]) -> int:
+        if isinstance(prompt, str):
+            return self.get_num_tokens(prompt)
+        return self.count_tokens(prompt)
+
+    def _render_for_twin(self, messages: Sequence[BaseMessage]) -> str:
+        rendered = self.render(messages)
+        engine = self.engine
+        # The completion twin adds BOS itself when the model wants one; the template may
+        # have written it as text already.
+        if engine.add_bos and engine.bos_token and rendered.startswith(engine.bos_token):
+            rendered = rendered[len(engine.bos_token) :]
+        return rendered
+
+    def completion_twin(self, **overrides: Any) -> LlamaCppLLM:
+        """A completion model over the *same* engine (one lock, one KV cache) with this
+        model's sampling settings and stop strings: it continues hand-written prompt text,
+        e.g. a turn the caller has started for the model.
+
+        Example:
+            >>> chat = LlamaCppChat(n_ctx=2048)
+            >>> twin = chat.completion_twin(max_tokens=8)
+            >>> twin.engine is chat.engine, twin.max_tokens
+            (True, 8)
+        """
+        values: dict[str, Any] = {
+            name: getattr(self, name)
+            for name in _LlamaCppBase.model_fields
+            if name not in ("grammar", "stop")
+        }
+        values["stop"] = [*self.template.stop, *(self.stop or [])]
+        values.update(overrides)
+        return LlamaCppLLM(**values)
 
     def get_num_tokens(self, text: str) -> int:
         return len(self.engine.tokenize(text, add_bos=False))

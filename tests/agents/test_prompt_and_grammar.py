@@ -9,10 +9,12 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 from langchain_core.messages import AIMessage, HumanMessage
-from langchain_core.tools import tool
+from langchain_core.tools import BaseTool, tool
 
 from localchain.agents.decoding import GrammarDecoder, StepContext, StepLimits
 from localchain.agents.grammar import (
+    DescribesInput,
+    InputView,
     action_grammar,
     answer_grammar,
     expression_grammar,
@@ -20,6 +22,7 @@ from localchain.agents.grammar import (
     input_grammar,
     json_arguments_grammar,
     numbers_in,
+    offered,
     query_grammar,
     words_in,
 )
@@ -31,6 +34,7 @@ from localchain.agents.prompt import (
     fence_observation,
 )
 from localchain.agents.tools import Calculator, RetrieverTool, WebSearch
+from localchain.errors import ConfigError
 from localchain.models import LlamaCppChat
 from localchain.retrievers import BM25Retriever
 
@@ -142,7 +146,7 @@ def test_grammars_compile_in_llama_cpp(engine) -> None:  # type: ignore[no-untyp
         expression_grammar(["What is 15% of 1,200.50?"]),
         expression_grammar(None),
         json_arguments_grammar(convert),
-        input_grammar(Calculator(), ["2 and 3"]),
+        input_grammar(Calculator(), InputView(["2 and 3"])),
         answer_grammar(["Observation: 6912", "1,599.00 USD"]),
         answer_grammar(["no digits here"]),
         query_grammar(['How tall is the "Eiffel" Tower? It\'s 1,083 ft.']),
@@ -152,18 +156,58 @@ def test_grammars_compile_in_llama_cpp(engine) -> None:  # type: ignore[no-untyp
 
 
 def test_input_grammar_by_tool_kind() -> None:
-    assert input_grammar(WebSearch(), ["q"], ground_queries=False) is None
-    assert input_grammar(WebSearch(), ["Eiffel Tower"]) == query_grammar(["Eiffel Tower"])
+    def view(*texts: str, **flags: bool) -> InputView:
+        return InputView(list(texts), **flags)
+
+    assert input_grammar(WebSearch(), view("q", ground_queries=False)) is None
+    assert input_grammar(WebSearch(), view("Eiffel Tower")) == query_grammar(["Eiffel Tower"])
     retriever = RetrieverTool(retriever=BM25Retriever.from_texts(["a text"]))
-    assert input_grammar(retriever, ["Eiffel Tower"]) == query_grammar(["Eiffel Tower"])
-    assert input_grammar(WebSearch(), ["?!"]) is None  # no word in view: free text
-    assert input_grammar(convert, ["q"]).startswith('root ::= " " args "\\n"')
-    assert '"42"' not in input_grammar(Calculator(), ["no numbers"])
-    assert "[0-9]+" in input_grammar(Calculator(), ["q"], ground_numbers=False)
-    assert input_grammar(Calculator(), ["q"], override=None, overridden=True) is None
-    custom = input_grammar(WebSearch(), ["q"], override=lambda texts: f"root ::= {len(texts)}",
-                           overridden=True)  # fmt: skip
-    assert custom == "root ::= 1"
+    assert input_grammar(retriever, view("Eiffel Tower")) == query_grammar(["Eiffel Tower"])
+    assert input_grammar(WebSearch(), view("?!")) is None  # no word in view: free text
+    assert input_grammar(convert, view("q")).startswith('root ::= " " args "\\n"')
+    assert '"42"' not in input_grammar(Calculator(), view("no numbers"))
+    assert "[0-9]+" in input_grammar(Calculator(), view("q", ground_numbers=False))
+
+
+class CityLookup(BaseTool):
+    """A user's own tool that grounds its input: one city name from what is in view."""
+
+    name: str = "city_lookup"
+    description: str = "Looks up a city. Input: one city name."
+
+    def _run(self, city: str) -> str:
+        return f"{city}: a city"
+
+    def input_grammar(self, view: InputView) -> str | None:
+        return query_grammar(view.texts, max_words=1)
+
+    def offered(self, view: InputView) -> bool:
+        return any(word[:1].isupper() for text in view.texts for word in text.split()[1:])
+
+
+def test_a_users_tool_describes_its_own_input_grammar() -> None:
+    tool_ = CityLookup()
+    assert isinstance(tool_, DescribesInput)
+    grammar = input_grammar(tool_, InputView(["Where is Lyon?"]))
+    assert grammar == query_grammar(["Where is Lyon?"], max_words=1)
+    assert "{0,0}" in grammar  # one word only
+    assert offered(tool_, InputView(["Where is Lyon?"]))
+    assert not offered(tool_, InputView(["where is it?"]))
+    assert offered(convert, InputView([]))  # a tool without offered() is always offered
+    with pytest.raises(ConfigError, match="max_words"):
+        query_grammar(["x"], max_words=0)
+
+
+def test_decoder_asks_the_tools_and_honours_overrides(chat: LlamaCppChat) -> None:
+    tools = [Calculator(), CityLookup(), convert]
+    ctx = StepContext(question="where is it?", history=None, scratchpad="",
+                      texts_in_view=["where is it?"])  # fmt: skip
+    decoder = GrammarDecoder(chat, ReActPrompt(), tools, StepLimits())
+    assert decoder.offered_tools(ctx) == ["convert"]  # no number, no capitalised word
+    overridden = GrammarDecoder(
+        chat, ReActPrompt(), tools, StepLimits(), input_grammars={"city_lookup": None}
+    )
+    assert overridden.offered_tools(ctx) == ["city_lookup", "convert"]
 
 
 def test_words_in_keep_inner_punctuation_and_drop_the_rest() -> None:

@@ -39,6 +39,7 @@ from localchain.retrievers import BM25Retriever
 from pydantic import Field
 
 from localchain.errors import ChainInputError, RouteError
+from localchain.models.capabilities import Capabilities
 
 FILMS = [
     Document(
@@ -260,13 +261,11 @@ def test_custom_prompt_and_system() -> None:
 
 def test_sources_that_do_not_fit_the_context_are_left_out() -> None:
     class Small(Scripted):
-        context_window: int = 60
-        max_tokens: int = 10
+        def localchain_capabilities(self) -> Capabilities:
+            def words(prompt: Any) -> int:
+                return sum(len(m.text.split()) for m in prompt)
 
-        def get_num_tokens_from_messages(
-            self, messages: list[BaseMessage], tools: Any = None
-        ) -> int:
-            return sum(len(m.text.split()) for m in messages)
+            return Capabilities(context_window=60, max_tokens=10, counter=words)
 
     long = [Document(" ".join(["word"] * 20) + f" {n}", id=str(n)) for n in range(5)]
     result = rag_chain(retriever(long), Small(responses=["ok"])).invoke("q")

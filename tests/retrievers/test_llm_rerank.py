@@ -11,7 +11,8 @@ from localchain.retrievers.hybrid import HybridRetriever
 from localchain.retrievers.llm_rerank import LLMReranker
 from localchain.retrievers.rerank import RerankRetriever
 
-from localchain.errors import BackendResponseError
+from localchain.errors import BackendResponseError, ConfigError
+from localchain.models.capabilities import Capabilities
 
 BOOK_QUERY = "how precise was the science"
 
@@ -80,7 +81,10 @@ def test_score_method_and_model_lock(book_store, chat_small) -> None:
 
 
 class Scripted:
-    """A chat model stand-in that answers from a script."""
+    """A chat model stand-in that answers from a script and says it decodes under grammars."""
+
+    def localchain_capabilities(self) -> Capabilities:
+        return Capabilities(grammar=True)
 
     def __init__(self, *answers) -> None:
         self.answers = list(answers)
@@ -118,3 +122,12 @@ def test_prompt_grammar_and_passage_cut(book_chunks) -> None:
 def test_judge_failures_are_typed(answer, method, match) -> None:
     with pytest.raises(BackendResponseError, match=match):
         LLMReranker(llm=Scripted(answer), method=method).judge("q", "p")
+
+
+def test_a_judge_without_grammar_support_is_refused_before_any_call() -> None:
+    from langchain_core.language_models import FakeListChatModel
+
+    llm = FakeListChatModel(responses=["yes"])
+    with pytest.raises(ConfigError, match="needs a chat model that decodes under a grammar"):
+        LLMReranker(llm=llm).judge("q", "p")
+    assert llm.i == 0  # never asked
