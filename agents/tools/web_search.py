@@ -1,12 +1,12 @@
-"""The web search tool: DuckDuckGo through langchain-community, with an offline fallback.
+"""The web search tool: DuckDuckGo (and the other engines of ``ddgs``), with an offline fallback.
 
-Searches go through langchain-community's ``DuckDuckGoSearchResults`` over the ``ddgs``
-package. Around it, this module adds what an agent on a laptop needs: a timeout that holds
-even if the library hangs, bounded retries with exponential backoff on rate limits, results
-numbered as title / snippet / link and cut to a length a small context can take, and plain
-words when the network is down. With a ``fallback`` retriever (any LangChain
-``BaseRetriever``, so any localchain retriever), an offline search answers from the local
-index and says so.
+Searches call the ``ddgs`` package directly (``DDGS(timeout=...).text(query, ...)``); no
+langchain-community code is involved. Around it, this module adds what an agent on a laptop
+needs: a timeout that holds even if the library hangs, bounded retries with exponential
+backoff on rate limits, results numbered as title / snippet / link and cut to a length a
+small context can take, and plain words when the network is down. With a ``fallback``
+retriever (any LangChain ``BaseRetriever``, so any localchain retriever), an offline search
+answers from the local index and says so.
 
 Example:
     >>> from localchain.agents.tools import WebSearch
@@ -17,7 +17,6 @@ Example:
 
 from __future__ import annotations
 
-import contextvars
 import re
 import socket
 import threading
@@ -26,14 +25,12 @@ from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 from ddgs.exceptions import DDGSException, RatelimitException, TimeoutException
-from langchain_community.tools import DuckDuckGoSearchResults
-from langchain_community.utilities import DuckDuckGoSearchAPIWrapper
 from langchain_core.callbacks import CallbackManagerForToolRun, Callbacks
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from langchain_core.tools import BaseTool, ToolException
 from localchain.agents.grammar import InputView, search_input_grammar
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 __all__ = [
     "DuckDuckGoSearchWrapper",
@@ -84,45 +81,62 @@ def classify_failure(error: BaseException) -> FailureKind:
     return "error"
 
 
-class DuckDuckGoSearchWrapper(DuckDuckGoSearchAPIWrapper):
-    """langchain-community's DuckDuckGo wrapper with a timeout and a replaceable client.
+class DuckDuckGoSearchWrapper(BaseModel):
+    """How :class:`WebSearch` queries ``ddgs``: the search options and the client to use.
 
-    The stock wrapper opens ``ddgs.DDGS()`` with its default timeout and no way to pass
-    another; this one opens ``client_factory(timeout)`` (default ``DDGS(timeout=...)``), which
-    is also the seam tests use to stand in for the network.
+    A localchain settings object (it no longer derives from langchain-community's
+    ``DuckDuckGoSearchAPIWrapper``). ``text()`` opens ``client_factory(timeout)`` (default
+    ``ddgs.DDGS(timeout=timeout)``) and runs one text search; the factory is also the seam
+    tests use to stand in for the network.
 
     Example:
         >>> wrapper = DuckDuckGoSearchWrapper(region="de-de", timeout=3)
         >>> search = WebSearch(api_wrapper=wrapper)
+        >>> class Recorded:
+        ...     def text(self, query, **options):
+        ...         return [{"title": "T", "href": "https://example.org", "body": "B"}]
+        >>> DuckDuckGoSearchWrapper(client_factory=lambda timeout: Recorded()).text("x", 1)
+        [{'title': 'T', 'href': 'https://example.org', 'body': 'B'}]
     """
 
+    # A misspelt option must fail at construction, not be ignored by every search.
+    model_config = ConfigDict(extra="forbid")
+
     region: str | None = "us-en"
-    """ddgs region code, e.g. "us-en", "uk-en", "de-de"."""
+    """ddgs region code, e.g. "us-en", "uk-en", "de-de"; None means "us-en"."""
+    safesearch: str = "moderate"
+    """ddgs safesearch: "on", "moderate" or "off"."""
     time: str | None = None
     """Restrict results to the last day / week / month / year ("d", "w", "m", "y")."""
+    backend: str = "auto"
+    """ddgs backend(s), comma-separated ("duckduckgo", "bing", ...); "auto" asks several."""
     timeout: float = 5.0
     """Seconds ddgs waits for the search engines. WebSearch sets it from its own timeout."""
     client_factory: Callable[[float], Any] | None = None
     """Makes the client from the timeout; it needs a ``text(query, **options)`` method
     returning ddgs' result dicts. None means ``ddgs.DDGS(timeout=timeout)``."""
 
-    def _client(self) -> Any:
-        if self.client_factory is not None:
-            return self.client_factory(self.timeout)
-        from ddgs import DDGS
+    def text(self, query: str, max_results: int) -> list[dict[str, str]]:
+        """One ddgs text search: result dicts with ``title``, ``href`` and ``body``.
 
-        return DDGS(timeout=self.timeout)  # type: ignore[arg-type]  # primp takes floats
-
-    def _ddgs_text(self, query: str, max_results: int | None = None) -> list[dict[str, str]]:
+        Raises what the client raises (ddgs: ``DDGSException`` and its subclasses).
+        """
         results = self._client().text(
             query,
             region=self.region or "us-en",
             safesearch=self.safesearch,
             timelimit=self.time,
-            max_results=max_results or self.max_results,
+            max_results=max_results,
             backend=self.backend,
         )
         return list(results or [])
+
+    def _client(self) -> Any:
+        if self.client_factory is not None:
+            return self.client_factory(self.timeout)
+        from ddgs import DDGS  # imported on first search: it loads every engine module
+
+        return DDGS(timeout=self.timeout)  # type: ignore[arg-type]  # primp takes floats
 
 
 class WebSearchInput(BaseModel):
@@ -177,7 +191,7 @@ class WebSearch(BaseTool):
     """True: failures become the observation text; False: ToolException is raised."""
 
     api_wrapper: DuckDuckGoSearchWrapper = Field(default_factory=DuckDuckGoSearchWrapper)
-    """How to query DuckDuckGo: region, safesearch, time, backend, client."""
+    """How to query ddgs: region, safesearch, time, backend, client factory."""
     fallback: BaseRetriever | None = None
     """Searched instead when the web is unreachable; its documents are the results."""
     offline: bool = False
@@ -218,7 +232,7 @@ class WebSearch(BaseTool):
         if self.offline:
             return self._search_fallback(query, "The web search is turned off.", callbacks)
         try:
-            results = self._search_web(query, callbacks)
+            results = self._search_web(query)
         except _SearchFailed as failure:
             if failure.kind == "no_results":
                 return failure.message
@@ -227,15 +241,15 @@ class WebSearch(BaseTool):
             return self._search_fallback(query, failure.message, callbacks)
         if not results:
             return _failure_message("no_results", query, detail="")
-        entries = [(r.get("title", ""), r.get("snippet", ""), r.get("link", "")) for r in results]
+        entries = [(r["title"], r["body"], r["href"]) for r in results]
         return self._render(entries[: self.max_results], header="")
 
-    def _search_web(self, query: str, callbacks: Callbacks) -> list[dict[str, str]]:
+    def _search_web(self, query: str) -> list[dict[str, str]]:
         """One search with bounded retries on rate limits; raises _SearchFailed."""
         attempt = 1
         while True:
             try:
-                return self._search_once(query, callbacks)
+                return self._search_once(query)
             except (DDGSException, OSError) as err:
                 kind = classify_failure(err)
                 if kind != "rate_limit" or attempt >= self.max_attempts:
@@ -245,27 +259,22 @@ class WebSearch(BaseTool):
             self.sleep(min(self.backoff * 2 ** (attempt - 1), self.max_backoff))
             attempt += 1
 
-    def _search_once(self, query: str, callbacks: Callbacks) -> list[dict[str, str]]:
-        """Run langchain-community's tool on a daemon thread and wait at most the deadline.
+    def _search_once(self, query: str) -> list[dict[str, str]]:
+        """Run one ddgs search on a daemon thread and wait at most the deadline.
 
         ddgs has its own timeouts, but they bound each HTTP request, not the whole search;
         a daemon thread lets the agent move on even if the library never returns.
         """
         wrapper = self.api_wrapper.model_copy(update={"timeout": self.timeout})
-        tool = DuckDuckGoSearchResults(
-            api_wrapper=wrapper, num_results=self.max_results, output_format="list"
-        )
         outcome: dict[str, Any] = {}
 
         def work() -> None:
             try:
-                outcome["results"] = tool.run(query, callbacks=callbacks)
+                outcome["results"] = wrapper.text(query, self.max_results)
             except BaseException as err:  # handed to the waiting thread, which re-raises
                 outcome["error"] = err
 
-        worker = threading.Thread(
-            target=contextvars.copy_context().run, args=(work,), name="web_search", daemon=True
-        )
+        worker = threading.Thread(target=work, name="web_search", daemon=True)
         worker.start()
         worker.join(self.timeout + min(self.timeout, 1.0))
         if worker.is_alive():  # left to finish on its own; its result is never read

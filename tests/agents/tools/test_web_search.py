@@ -6,9 +6,12 @@ client, and searches go to an injected client or to a patched ``DDGS.text``.
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import json
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterable
@@ -28,6 +31,7 @@ from langchain_core.tools import ToolException
 from pydantic import ValidationError
 
 from localchain.agents.tools import DuckDuckGoSearchWrapper, WebSearch, classify_failure
+from localchain.agents.tools import web_search as web_search_module
 
 RECORDED = json.loads((Path(__file__).parent / "data" / "ddgs_text_results.json").read_text())
 RESULTS: list[dict[str, str]] = RECORDED["results"]
@@ -172,6 +176,32 @@ def test_injected_client_gets_the_timeout() -> None:
     tool, fake, _ = make_search([RESULTS], timeout=1.5)
     tool.invoke("anything")
     assert fake.timeouts == [1.5]
+
+
+def test_search_options_reach_ddgs_as_given() -> None:
+    fake = FakeDDGS([RESULTS])
+    wrapper = DuckDuckGoSearchWrapper(
+        region="de-de", safesearch="off", time="w", backend="duckduckgo",
+        client_factory=fake.factory,
+    )
+    WebSearch(api_wrapper=wrapper, max_results=4).invoke("GGUF")
+    assert fake.calls == [("GGUF", {
+        "region": "de-de", "safesearch": "off", "timelimit": "w", "max_results": 4,
+        "backend": "duckduckgo",
+    })]
+    fake = FakeDDGS([RESULTS])
+    WebSearch(api_wrapper=DuckDuckGoSearchWrapper(region=None, client_factory=fake.factory)).invoke(
+        "GGUF"
+    )
+    assert fake.calls[0][1] == {
+        "region": "us-en", "safesearch": "moderate", "timelimit": None, "max_results": 5,
+        "backend": "auto",
+    }
+
+
+def test_unknown_search_options_are_refused() -> None:
+    with pytest.raises(ValidationError, match="regoin"):
+        DuckDuckGoSearchWrapper(regoin="de-de")
 
 
 def test_tool_interface() -> None:
@@ -414,8 +444,34 @@ def test_callbacks_see_the_search() -> None:
 
     tool, _, _ = make_search([RESULTS])
     tool.invoke("GGUF", config={"callbacks": [Recorder()]})
-    assert events[:2] == ["start:web_search", "start:duckduckgo_results_json"]
+    assert events == ["start:web_search"]  # ddgs is called directly: no nested tool run
     events.clear()
     tool, _, _ = make_search([DNS_FAILURE], fallback=LOCAL)
     tool.invoke("refund", config={"callbacks": [Recorder()]})
     assert "retriever" in events
+
+
+# --- no langchain-community ----------------------------------------------------------------
+
+WEB_SEARCH_SOURCE = Path(web_search_module.__file__)
+
+
+def test_web_search_source_does_not_import_langchain_community() -> None:
+    """Every import statement in web_search.py, at any depth (lazy imports included)."""
+    tree = ast.parse(WEB_SEARCH_SOURCE.read_text(), filename=str(WEB_SEARCH_SOURCE))
+    imported = [alias.name for node in ast.walk(tree) if isinstance(node, ast.Import)
+                for alias in node.names]
+    imported += [node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)]
+    assert "ddgs.exceptions" in imported  # the parse did see the imports
+    assert [name for name in imported if name.split(".")[0] == "langchain_community"] == []
+
+
+def test_importing_web_search_loads_no_langchain_community() -> None:
+    """In a fresh interpreter, with the package __init__ files on the way."""
+    code = (
+        "import sys, localchain.agents.tools.web_search\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'langchain_community'))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
