@@ -36,6 +36,9 @@ __all__ = [
     "EvalDatasetError",
     "JudgeOutputError",
     "RouteError",
+    "AgentError",
+    "StepParseError",
+    "ToolCallError",
 ]
 
 
@@ -126,17 +129,30 @@ class ContextOverflowError(LocalchainError, ValueError):
         >>> err.prompt_tokens > err.n_ctx
         True
         >>> print(err)
-        prompt is 5000 tokens but the context window is 4096 tokens ...
+        prompt is 5000 tokens but the context window is 4096 tokens: at least 1 token must ...
+        >>> print(ContextOverflowError(prompt_tokens=4096, n_ctx=4096, max_tokens=512))
+        prompt is 4096 tokens but the context window is 4096 tokens: no room is left for ...
+        >>> print(ContextOverflowError(prompt_tokens=4000, n_ctx=4096, max_tokens=512))
+        prompt is 4000 tokens but the context window is 4096 tokens: only 96 of the 512 ...
     """
 
     def __init__(self, *, prompt_tokens: int, n_ctx: int, max_tokens: int = 0) -> None:
         self.prompt_tokens = prompt_tokens
         self.n_ctx = n_ctx
         self.max_tokens = max_tokens
+        if max_tokens > 0:
+            room = (
+                f"no room is left for the answer of up to {max_tokens} tokens (max_tokens)"
+                if prompt_tokens >= n_ctx
+                else f"only {n_ctx - prompt_tokens} of the {max_tokens} answer tokens "
+                "(max_tokens) fit"
+            )
+        else:
+            room = "at least 1 token must be left for the answer"
         super().__init__(
-            f"prompt is {prompt_tokens} tokens but the context window is {n_ctx} tokens "
-            f"(at least 1 must be left for the answer). Shorten the prompt or history, or "
-            f"load the model with a larger context (n_ctx / LOCALCHAIN_N_CTX)."
+            f"prompt is {prompt_tokens} tokens but the context window is {n_ctx} tokens: "
+            f"{room}. Shorten the prompt or history, or load the model with a larger context "
+            f"(n_ctx / LOCALCHAIN_N_CTX)."
         )
 
 

@@ -27,6 +27,7 @@ from pydantic_settings import (
 )
 
 from localchain.errors import ConfigError
+from localchain.sampling import DEFAULT_SAMPLING
 
 __all__ = ["Settings", "SettingSource", "config_files", "explain_settings", "load_settings"]
 
@@ -71,17 +72,17 @@ class Settings(BaseSettings):
     """CPU threads for llama.cpp; unset means all cores."""
     n_batch: int = Field(512, ge=1)
     """Prompt tokens evaluated per llama.cpp batch."""
-    seed: int = 42
+    seed: int = DEFAULT_SAMPLING.seed
     """Sampling seed; with temperature 0 answers are deterministic anyway."""
-    temperature: float = Field(0.0, ge=0.0, le=2.0)
+    temperature: float = Field(DEFAULT_SAMPLING.temperature, ge=0.0, le=2.0)
     """Sampling temperature; 0 means greedy decoding."""
-    top_p: float = Field(0.95, gt=0.0, le=1.0)
+    top_p: float = Field(DEFAULT_SAMPLING.top_p, gt=0.0, le=1.0)
     """Nucleus sampling threshold."""
-    top_k: int = Field(40, ge=0)
+    top_k: int = Field(DEFAULT_SAMPLING.top_k, ge=0)
     """Top-k sampling (0 disables it)."""
-    repeat_penalty: float = Field(1.1, ge=0.0)
+    repeat_penalty: float = Field(DEFAULT_SAMPLING.repeat_penalty, ge=0.0)
     """Penalty for repeated tokens (1.0 disables it); small models loop without it."""
-    max_tokens: int = Field(512, ge=1)
+    max_tokens: int = Field(DEFAULT_SAMPLING.max_tokens, ge=1)
     """Most tokens generated per answer."""
     chat_template: str | None = None
     """A Jinja chat template, or a built-in name (``chatml``, ``phi-3``, ``llama-3``,

@@ -1,8 +1,9 @@
 """Embeddings from a GGUF model through llama.cpp (mean-pooled hidden states).
 
 llama-cpp-python computes embeddings with ``Llama(embedding=True)``; this is a thin
-LangChain ``Embeddings`` over it with what langchain-community's ``LlamaCppEmbeddings``
-lacks here: a lock (a ``Llama`` is not thread-safe), lazy loading, mean pooling chosen
+LangChain ``Embeddings`` over a shared :class:`~localchain.models.engine.LlamaCppEngine`
+loaded in embedding mode, with what langchain-community's ``LlamaCppEmbeddings`` lacks here:
+the engine's lock (a ``Llama`` is not thread-safe), lazy loading, mean pooling chosen
 explicitly (a chat model's GGUF declares none), normalized vectors, and a warning when a
 text is longer than the window and gets cut.
 
@@ -26,13 +27,13 @@ import os
 import threading
 import warnings
 from pathlib import Path
-from typing import Any
 
 from langchain_core.embeddings import Embeddings
 from localchain.retrievers.embeddings import EmbeddingTruncationWarning
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
-from localchain.errors import EmptyQueryError, ModelLoadError, ModelNotFoundError
+from localchain.errors import EmptyQueryError, ModelNotFoundError
+from localchain.models.engine import LlamaCppEngine, get_engine
 
 __all__ = ["LlamaCppEmbeddings"]
 
@@ -55,8 +56,8 @@ class LlamaCppEmbeddings(BaseModel, Embeddings):
     n_threads: int | None = Field(default=None, ge=1)
     """CPU threads (``None``: all cores)."""
 
-    _llama: Any = PrivateAttr(default=None)
-    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+    _engine: LlamaCppEngine | None = PrivateAttr(default=None)
+    _load_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 
     @property
     def path(self) -> Path:
@@ -72,42 +73,35 @@ class LlamaCppEmbeddings(BaseModel, Embeddings):
 
     @property
     def dimension(self) -> int:
+        return self.engine.n_embd
+
+    @property
+    def engine(self) -> LlamaCppEngine:
+        """The shared engine in embedding mode (loaded on first use)."""
         self.warm_up()
-        return int(self._llama.n_embd())
+        assert self._engine is not None
+        return self._engine
 
     def warm_up(self) -> None:
         """Load the model now (otherwise the first embed does)."""
-        with self._lock:
-            if self._llama is not None:
+        with self._load_lock:
+            if self._engine is not None:
                 return
-            import llama_cpp
-
             path = self.path
             if not path.is_file():
                 raise ModelNotFoundError(str(path))
-            threads = self.n_threads or os.cpu_count() or 1
-            try:
-                self._llama = llama_cpp.Llama(
-                    model_path=str(path),
-                    embedding=True,
-                    pooling_type=llama_cpp.LLAMA_POOLING_TYPE_MEAN,
-                    n_ctx=self.n_ctx,
-                    # One batch holds a whole text: llama-cpp-python cuts texts to n_batch.
-                    n_batch=self.n_ctx,
-                    n_ubatch=self.n_ctx,
-                    n_threads=threads,
-                    n_threads_batch=threads,
-                    verbose=False,
-                )
-            except (ValueError, RuntimeError, OSError) as err:
-                raise ModelLoadError(str(path), f"llama.cpp refused it: {err}") from err
+            self._engine = get_engine(
+                path,
+                n_ctx=self.n_ctx,
+                n_threads=self.n_threads or os.cpu_count() or 1,
+                n_batch=self.n_ctx,
+                embedding=True,
+            )
 
     def count_tokens(self, text: str) -> int:
-        self.warm_up()
-        return len(self._llama.tokenize(text.encode("utf-8"), add_bos=True))
+        return len(self.engine.tokenize(text, add_bos=True))
 
     def _embed(self, texts: list[str], what: str) -> list[list[float]]:
-        self.warm_up()
         cut = sum(1 for t in texts if self.count_tokens(t) > self.n_ctx)
         if cut:
             warnings.warn(
@@ -115,13 +109,7 @@ class LlamaCppEmbeddings(BaseModel, Embeddings):
                 EmbeddingTruncationWarning,
                 stacklevel=3,
             )
-        with self._lock:
-            # Texts one by one: llama-cpp-python's batched embed mixes sequences whose total
-            # passes n_batch into one decode, which the window size here does not allow.
-            return [
-                [float(x) for x in self._llama.embed(t, normalize=True, truncate=True)]
-                for t in texts
-            ]
+        return self.engine.embed(texts)
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         return self._embed(list(texts), "texts") if texts else []

@@ -29,20 +29,10 @@ from llama_cpp.llama_grammar import JSON_GBNF, json_schema_to_gbnf
 
 from localchain.errors import ConfigError, ContextOverflowError, ModelLoadError
 from localchain.gguf import GGUFInfo, read_gguf_info
+from localchain.sampling import DEFAULT_SAMPLING, SamplingParams
 
 __all__ = ["GenerationStats", "LlamaCppEngine", "SamplingParams", "get_engine", "unload_engines"]
-
-
-@dataclass(frozen=True)
-class SamplingParams:
-    """How to sample one answer."""
-
-    max_tokens: int = 512
-    temperature: float = 0.0
-    top_p: float = 0.95
-    top_k: int = 40
-    repeat_penalty: float = 1.1
-    seed: int = 42
+# SamplingParams lives in localchain.sampling; it is imported here for existing callers.
 
 
 @dataclass
@@ -112,10 +102,12 @@ class LlamaCppEngine:
         n_ctx: int = 4096,
         n_threads: int = 1,
         n_batch: int = 512,
-        seed: int = 42,
+        seed: int = DEFAULT_SAMPLING.seed,
+        embedding: bool = False,
         verbose: bool = False,
     ) -> None:
         self.path = Path(path).expanduser().resolve()
+        self.embedding = embedding
         self.info: GGUFInfo = read_gguf_info(self.path)
         trained = self.info.context_length
         if trained and n_ctx > trained:
@@ -124,15 +116,25 @@ class LlamaCppEngine:
                 "trained with; answers past that length degrade",
                 stacklevel=2,
             )
+        options: dict[str, Any] = {"n_batch": min(n_batch, n_ctx)}
+        if embedding:
+            # Mean pooling chosen explicitly (a chat model's GGUF declares none), and one
+            # batch holds a whole text: llama-cpp-python cuts texts to n_batch.
+            options = {
+                "embedding": True,
+                "pooling_type": llama_cpp.LLAMA_POOLING_TYPE_MEAN,
+                "n_batch": n_ctx,
+                "n_ubatch": n_ctx,
+            }
         try:
             self.llama = Llama(
                 model_path=str(self.path),
                 n_ctx=n_ctx,
                 n_threads=n_threads,
                 n_threads_batch=n_threads,
-                n_batch=min(n_batch, n_ctx),
                 seed=seed,
                 verbose=verbose,
+                **options,
             )
         except (ValueError, RuntimeError, OSError) as err:
             raise ModelLoadError(str(self.path), f"llama.cpp refused it: {err}") from err
@@ -148,6 +150,24 @@ class LlamaCppEngine:
     def tokenize(self, text: str, *, add_bos: bool) -> list[int]:
         """Tokens of ``text``; special tokens such as ``<|im_start|>`` are recognised."""
         return self.llama.tokenize(text.encode("utf-8"), add_bos=add_bos, special=True)
+
+    def embed(self, texts: list[str]) -> list[list[float]]:
+        """Mean-pooled, normalized embeddings of ``texts`` (an engine loaded with
+        ``embedding=True``); texts longer than the context are cut to it."""
+        if not self.embedding:
+            raise ConfigError("this engine was not loaded for embeddings (embedding=True)")
+        with self.lock:
+            # One by one: llama-cpp-python's batched embed mixes sequences whose total
+            # passes n_batch into one decode, which the window size here does not allow.
+            return [
+                [float(x) for x in self.llama.embed(text, normalize=True, truncate=True)]
+                for text in texts
+            ]
+
+    @property
+    def n_embd(self) -> int:
+        """Size of the model's hidden state (the embedding dimension)."""
+        return int(self.llama.n_embd())
 
     def grammar(self, gbnf: str) -> LlamaGrammar:
         """Compile and check a GBNF grammar (cached); a bad grammar raises ConfigError."""
@@ -340,10 +360,14 @@ def get_engine(
     n_ctx: int = 4096,
     n_threads: int = 1,
     n_batch: int = 512,
-    seed: int = 42,
+    seed: int = DEFAULT_SAMPLING.seed,
+    embedding: bool = False,
     verbose: bool = False,
 ) -> LlamaCppEngine:
-    """The shared engine for this file and context shape, loaded on first use.
+    """The shared engine for this file and context settings, loaded on first use.
+
+    Every setting that shapes the context is part of the key: the same file with another
+    ``n_ctx``, thread count, batch size, seed or embedding mode is another engine.
 
     Example:
         >>> from localchain.models import embedded_model_path
@@ -352,13 +376,13 @@ def get_engine(
         True
     """
     resolved = Path(path).expanduser().resolve()
-    key = (str(resolved), n_ctx, n_threads, n_batch, verbose)
+    key = (str(resolved), n_ctx, n_threads, n_batch, seed, embedding, verbose)
     with _ENGINES_LOCK:
         engine = _ENGINES.get(key)
         if engine is None:
             engine = LlamaCppEngine(
                 resolved, n_ctx=n_ctx, n_threads=n_threads, n_batch=n_batch, seed=seed,
-                verbose=verbose,
+                embedding=embedding, verbose=verbose,
             )
             _ENGINES[key] = engine
         return engine

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import replace
+from dataclasses import fields, replace
 from collections.abc import AsyncIterator, Iterator, Sequence
 from operator import itemgetter
 from typing import Any
@@ -38,19 +38,14 @@ from localchain.errors import ModelNotFoundError, StructuredOutputError
 from localchain.models.aio import iterate_in_thread
 from localchain.models.capabilities import Capabilities
 from localchain.models.embedded import EMBEDDED_MODEL_NAME, embedded_model_path
-from localchain.models.engine import (
-    GenerationStats,
-    LlamaCppEngine,
-    SamplingParams,
-    get_engine,
-    grammar_text,
-)
+from localchain.models.engine import GenerationStats, LlamaCppEngine, get_engine, grammar_text
 from localchain.models.templates import ChatTemplate, resolve_chat_template
+from localchain.sampling import DEFAULT_SAMPLING, SamplingParams
 from localchain.settings import Settings
 
 __all__ = ["LlamaCppChat", "LlamaCppLLM", "messages_to_dicts"]
 
-_SAMPLING_KEYS = {"max_tokens", "temperature", "top_p", "top_k", "repeat_penalty", "seed"}
+_SAMPLING_KEYS = {f.name for f in fields(SamplingParams)}
 _GRAMMAR_KEYS = {"grammar", "json_schema", "response_format"}
 
 
@@ -67,14 +62,14 @@ class _LlamaCppBase(BaseModel):
     """CPU threads (None: all cores)."""
     n_batch: int = Field(512, ge=1)
     """Prompt tokens per llama.cpp batch."""
-    temperature: float = Field(0.0, ge=0.0, le=2.0)
+    temperature: float = Field(DEFAULT_SAMPLING.temperature, ge=0.0, le=2.0)
     """0 means greedy decoding."""
-    top_p: float = Field(0.95, gt=0.0, le=1.0)
-    top_k: int = Field(40, ge=0)
-    repeat_penalty: float = Field(1.1, ge=0.0)
-    max_tokens: int = Field(512, ge=1)
+    top_p: float = Field(DEFAULT_SAMPLING.top_p, gt=0.0, le=1.0)
+    top_k: int = Field(DEFAULT_SAMPLING.top_k, ge=0)
+    repeat_penalty: float = Field(DEFAULT_SAMPLING.repeat_penalty, ge=0.0)
+    max_tokens: int = Field(DEFAULT_SAMPLING.max_tokens, ge=1)
     """Most tokens per answer (lowered automatically to what the context has left)."""
-    seed: int = 42
+    seed: int = DEFAULT_SAMPLING.seed
     stop: list[str] | None = None
     """Extra strings that end the answer."""
     grammar: str | None = None
