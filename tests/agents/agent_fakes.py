@@ -1,44 +1,11 @@
-"""Test doubles for the agent: a scripted chat model and small tools."""
+"""Test doubles for the agent: replies in the ReAct format and small tools (the scripted chat
+model is the shared one, ``fakes.ScriptedChat``)."""
 
 from __future__ import annotations
 
 import time
-from typing import Any
 
-from langchain_core.callbacks import CallbackManagerForLLMRun
-from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, BaseMessage
-from langchain_core.outputs import ChatGeneration, ChatResult
 from langchain_core.tools import tool
-from pydantic import Field
-
-
-class ScriptedChat(BaseChatModel):
-    """Replies with the scripted texts in order (the last one forever); records each prompt."""
-
-    replies: list[str]
-    calls: list[list[BaseMessage]] = Field(default_factory=list)
-    stops: list[list[str] | None] = Field(default_factory=list)
-
-    @property
-    def _llm_type(self) -> str:
-        return "scripted"
-
-    def _generate(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: CallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> ChatResult:
-        self.calls.append(list(messages))
-        self.stops.append(stop)
-        text = self.replies[min(len(self.calls), len(self.replies)) - 1]
-        return ChatResult(generations=[ChatGeneration(message=AIMessage(text))])
-
-    def prompt_text(self, call: int = -1) -> str:
-        """All message texts of one call, joined."""
-        return "\n".join(message.text for message in self.calls[call])
 
 
 def action(tool_name: str, tool_input: str, thought: str = "I need a tool.") -> str:

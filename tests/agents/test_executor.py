@@ -16,7 +16,8 @@ from localchain.agents.tools import Calculator
 from localchain.errors import ChainInputError, ConfigError
 from localchain.memory import WindowMemory
 
-from agent_fakes import ScriptedChat, action, broken, convert, final, slow_echo
+from agent_fakes import action, broken, convert, final, slow_echo
+from fakes import ScriptedChat
 
 
 def make(replies: list[str], **options: object) -> tuple[ReActAgent, ScriptedChat]:
@@ -57,7 +58,7 @@ def test_parse_failure_is_retried_with_a_correction_and_counted() -> None:
     result = agent.invoke({"input": "What is 17 * 23?"})
     assert result["output"] == "391" and result["stopped_reason"] == "final_answer"
     assert result["parse_failures"] == 1
-    retry = llm.calls[1]
+    retry = llm.calls[1].messages
     assert isinstance(retry[-2], AIMessage) and retry[-2].text == "I think it is 391."
     assert isinstance(retry[-1], HumanMessage)
     assert "did not follow the format" in retry[-1].text and "[calculator]" in retry[-1].text
@@ -290,7 +291,7 @@ def test_required_tool_choice_sends_a_direct_answer_back() -> None:
     assert result["output"] == "391" and result["stopped_reason"] == "final_answer"
     assert [s.tool for s in result["intermediate_steps"]] == ["calculator"]
     assert result["parse_failures"] == 1
-    assert "a tool must be called before the Final Answer" in llm.calls[1][-1].text
+    assert "a tool must be called before the Final Answer" in llm.calls[1].messages[-1].text
     # After a tool ran, a Final Answer is accepted at once.
     assert len(llm.calls) == 3
 

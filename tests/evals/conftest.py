@@ -9,11 +9,10 @@ from typing import Any
 
 import pytest
 from langchain_core.embeddings import DeterministicFakeEmbedding
-from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, BaseMessage
-from langchain_core.outputs import ChatGeneration, ChatResult
+from langchain_core.messages import BaseMessage
 from localchain.evals import ConstrainedJudge, RagasEmbeddings
-from pydantic import ConfigDict, Field, PrivateAttr
+
+from fakes import ScriptedChat
 
 # The Ragas prompts carry their output schema; its title says what answer is wanted.
 # Nested titles appear too, so the outer models are looked for first.
@@ -43,41 +42,25 @@ def _good(schema: str, prompt: str) -> str:
     }[schema]
 
 
-class ScriptedChat(BaseChatModel):
-    """A chat model that answers Ragas prompts from a script keyed by the wanted schema.
+class RagasScript:
+    """Answers Ragas prompts from a script keyed by the wanted schema, as a reply of
+    ``fakes.ScriptedChat``.
 
     ``script[schema]`` is a list of replies used in turn (the last one repeats), each a
     text or a function of the prompt; schemas not in the script get a "good judge" reply.
     """
 
-    model_config = ConfigDict(arbitrary_types_allowed=True)
+    def __init__(self, script: dict[str, list[Reply]]) -> None:
+        self.script = script
+        self._lock = threading.Lock()
+        self._used: dict[str, int] = {}
 
-    script: dict[str, list[Reply]] = Field(default_factory=dict)
-    delay_s: float = 0.0
-    prompts: list[str] = Field(default_factory=list)
-    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
-    _used: dict[str, int] = PrivateAttr(default_factory=dict)
-
-    @property
-    def _llm_type(self) -> str:
-        return "scripted"
-
-    @property
-    def model_name(self) -> str:
-        return "scripted-judge"
-
-    def _generate(self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None,
-                  **kwargs: Any) -> ChatResult:
+    def __call__(self, messages: list[BaseMessage]) -> str:
         prompt = str(messages[-1].content)
         schema = next((s for s in SCHEMAS if f'"title": "{s}"' in prompt), None)
         if schema is None:
             raise AssertionError(f"unexpected prompt: {prompt[:200]}")
-        if self.delay_s:
-            import time
-
-            time.sleep(self.delay_s)
         with self._lock:
-            self.prompts.append(prompt)
             replies = self.script.get(schema)
             if replies:
                 used = self._used.get(schema, 0)
@@ -85,8 +68,7 @@ class ScriptedChat(BaseChatModel):
                 reply = replies[min(used, len(replies) - 1)]
             else:
                 reply = _good(schema, prompt)
-        text = reply(prompt) if callable(reply) else reply
-        return ChatResult(generations=[ChatGeneration(message=AIMessage(content=text))])
+        return reply(prompt) if callable(reply) else reply
 
 
 def echo_question(prompt: str) -> str:
@@ -101,7 +83,8 @@ def scripted() -> Callable[..., tuple[ConstrainedJudge, ScriptedChat]]:
 
     def make(**options: Any) -> tuple[ConstrainedJudge, ScriptedChat]:
         retries = options.pop("max_retries", 2)
-        chat = ScriptedChat(**options)
+        script = RagasScript(options.pop("script", {}))
+        chat = ScriptedChat(replies=[script], model_name="scripted-judge", **options)
         return ConstrainedJudge(chat, max_retries=retries), chat
 
     return make

@@ -4,7 +4,6 @@ book's query "how precise was the science" (the table in docs/retrievers.md, "Re
 from __future__ import annotations
 
 import pytest
-from langchain_core.messages import AIMessage
 from localchain.retrievers.bm25 import BM25Retriever
 from localchain.retrievers.dense import DenseRetriever
 from localchain.retrievers.hybrid import HybridRetriever
@@ -13,6 +12,8 @@ from localchain.retrievers.rerank import RerankRetriever
 
 from localchain.errors import BackendResponseError, ConfigError
 from localchain.models.capabilities import Capabilities
+
+from fakes import ScriptedChat
 
 BOOK_QUERY = "how precise was the science"
 
@@ -80,34 +81,24 @@ def test_score_method_and_model_lock(book_store, chat_small) -> None:
         assert hits[0].metadata["score"] * 10 == int(hits[0].metadata["score"] * 10)
 
 
-class Scripted:
-    """A chat model stand-in that answers from a script and says it decodes under grammars."""
-
-    def localchain_capabilities(self) -> Capabilities:
-        return Capabilities(grammar=True)
-
-    def __init__(self, *answers) -> None:
-        self.answers = list(answers)
-        self.calls: list[dict] = []
-
-    def invoke(self, messages, **kwargs):
-        self.calls.append({"messages": messages, **kwargs})
-        answer = self.answers.pop(0)
-        if isinstance(answer, Exception):
-            raise answer
-        return AIMessage(answer)
+def scripted(*answers: str | Exception) -> ScriptedChat:
+    """A chat model that answers from a script (no call past it) and says it decodes under
+    grammars."""
+    return ScriptedChat(
+        replies=list(answers), after_last="fail", capabilities=Capabilities(grammar=True)
+    )
 
 
 def test_prompt_grammar_and_passage_cut(book_chunks) -> None:
-    llm = Scripted("no", "yes")
+    llm = scripted("no", "yes")
     reranker = LLMReranker(llm=llm, max_passage_chars=60)
     hits = reranker.rerank(BOOK_QUERY, book_chunks[:2])
     assert [h.metadata["retrieval_rank"] for h in hits] == [2, 1]
     call = llm.calls[0]
-    assert call["grammar"] == 'root ::= "yes" | "no"' and call["temperature"] == 0
-    passage = call["messages"][1][1].split("Passage: ")[1].split("\n\n")[0]
+    assert call.kwargs["grammar"] == 'root ::= "yes" | "no"' and call.kwargs["temperature"] == 0
+    passage = call.messages[1].text.split("Passage: ")[1].split("\n\n")[0]
     assert passage == book_chunks[0].page_content[:60]
-    scored = LLMReranker(llm=Scripted("7"), method="score")
+    scored = LLMReranker(llm=scripted("7"), method="score")
     assert scored.judge("q", "p") == 0.7
 
 
@@ -121,7 +112,7 @@ def test_prompt_grammar_and_passage_cut(book_chunks) -> None:
 )
 def test_judge_failures_are_typed(answer, method, match) -> None:
     with pytest.raises(BackendResponseError, match=match):
-        LLMReranker(llm=Scripted(answer), method=method).judge("q", "p")
+        LLMReranker(llm=scripted(answer), method=method).judge("q", "p")
 
 
 def test_a_judge_without_grammar_support_is_refused_before_any_call() -> None:

@@ -1,7 +1,11 @@
-"""The citation checker: marker parsing, validity, lexical support, attribution, streaming."""
+"""The citation checker: marker parsing, validity, lexical support, attribution, streaming
+(localchain.chains.citations)."""
 
 from __future__ import annotations
 
+import doctest
+
+import localchain.chains.citations
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -157,3 +161,8 @@ def test_streaming_in_any_pieces_gives_the_same_text(answer: str, sizes: list[in
     out += checker.finish()
     assert out == whole
     assert checker.report() == reference.report()
+
+
+def test_docstring_examples() -> None:
+    result = doctest.testmod(localchain.chains.citations, optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0 and result.failed == 0
