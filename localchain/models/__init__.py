@@ -6,6 +6,7 @@ Example:
     >>> chat.invoke("What is 2 + 2?").content  # doctest: +SKIP
 """
 
+from localchain.models.capabilities import ANSWER_SHARE, Capabilities, capabilities
 from localchain.models.embedded import EMBEDDED_MODEL_NAME, embedded_model_path
 from localchain.models.engine import GenerationStats, LlamaCppEngine, get_engine, unload_engines
 from localchain.models.llamacpp import LlamaCppChat, LlamaCppLLM, parse_structured
@@ -14,7 +15,9 @@ from localchain.models.registry import backends, load_chat_model, load_llm, regi
 from localchain.models.templates import BUILTIN_TEMPLATES, ChatTemplate
 
 __all__ = [
+    "ANSWER_SHARE",
     "BUILTIN_TEMPLATES",
+    "Capabilities",
     "EMBEDDED_MODEL_NAME",
     "ChatTemplate",
     "GenerationStats",
@@ -23,6 +26,7 @@ __all__ = [
     "LlamaCppLLM",
     "OpenAICompatibleChat",
     "backends",
+    "capabilities",
     "embedded_model_path",
     "get_engine",
     "load_chat_model",
