@@ -42,6 +42,8 @@ from langchain_core.utils.function_calling import convert_to_openai_tool
 from llama_cpp.llama_grammar import json_schema_to_gbnf
 
 from localchain.errors import ConfigError
+# gbnf_literal is the core's; it stays in __all__ here, where it was first published.
+from localchain.grammars import gbnf_literal, rename_rule
 
 __all__ = [
     "CALCULATOR_FUNCTIONS",
@@ -152,26 +154,6 @@ _MAX_STRING = 100
 _WORD = re.compile(r"[^\W_]+(?:['.,-][^\W_]+)*")
 _MAX_WORDS = 300
 _MAX_QUERY_WORDS = 12
-_GBNF_TOKEN = re.compile(
-    r'"(?:\\.|[^"\\])*"|\[(?:\\.|[^\]\\])*\]|[A-Za-z][A-Za-z0-9-]*|\s+|.', re.DOTALL
-)
-
-
-def gbnf_literal(text: str) -> str:
-    """A GBNF string literal matching ``text`` exactly.
-
-    Example:
-        >>> gbnf_literal('say "hi"\\n')
-        '"say \\\\"hi\\\\"\\\\n"'
-    """
-    escaped = (
-        text.replace("\\", "\\\\")
-        .replace('"', '\\"')
-        .replace("\n", "\\n")
-        .replace("\r", "\\r")
-        .replace("\t", "\\t")
-    )
-    return f'"{escaped}"'
 
 
 def action_grammar(tool_names: Sequence[str], *, allow_final: bool = True) -> str:
@@ -354,7 +336,7 @@ def json_arguments_grammar(tool: BaseTool) -> str:
             f"cannot build a grammar for the arguments of tool {tool.name!r}: {err}. Pass "
             f"input_grammars={{{tool.name!r}: None}} to decode its input as free text."
         ) from err
-    renamed = _rename_rule(gbnf, "root", "args")
+    renamed = rename_rule(gbnf, "root", "args")
     return f'root ::= " " args "\\n"\n{renamed}'
 
 
@@ -418,8 +400,3 @@ def _cap_strings(schema: Any) -> Any:
         for value in schema:
             _cap_strings(value)
     return schema
-
-
-def _rename_rule(gbnf: str, old: str, new: str) -> str:
-    """Rename a rule everywhere outside string literals and character classes."""
-    return "".join(new if token == old else token for token in _GBNF_TOKEN.findall(gbnf))

@@ -31,6 +31,7 @@ from localchain.chains.rag_query import _generate, _question
 from pydantic import ConfigDict, Field, model_validator
 
 from localchain.errors import RouteError
+from localchain.grammars import gbnf_literal
 
 __all__ = ["ROUTE_PROMPT", "RouterRetriever", "embedding_router", "query_router"]
 
@@ -64,7 +65,7 @@ def query_router(
             raise ValueError(f"a route name must be one non-empty line, got {name!r}")
     if default is not None and default not in routes:
         raise ValueError(f"default {default!r} is not a route ({', '.join(names)})")
-    grammar = "root ::= " + " | ".join(_gbnf_string(n) for n in names)
+    grammar = "root ::= " + " | ".join(gbnf_literal(n) for n in names)
     listing = "\n".join(f"- {name}: {routes[name]}" for name in names)
     generate = _generate(llm, ROUTE_PROMPT, grammar, "choose_route")
 
@@ -137,10 +138,6 @@ def _cosine(a: list[float], b: list[float]) -> float:
     dot = sum(x * y for x, y in zip(a, b, strict=True))
     norm = (sum(x * x for x in a) * sum(y * y for y in b)) ** 0.5
     return dot / norm if norm else 0.0
-
-
-def _gbnf_string(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _route_in(text: str, names: list[str], default: str | None) -> str:
