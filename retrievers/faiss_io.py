@@ -33,8 +33,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
@@ -47,6 +45,7 @@ from localchain.retrievers.faiss_store import FaissSettings, FaissStore
 from pydantic import ValidationError
 
 from localchain.errors import IndexFormatError
+from localchain.files import read_versioned_json, write_atomic
 
 __all__ = ["from_langchain", "load_faiss_store", "save_faiss_store", "to_langchain"]
 
@@ -62,19 +61,6 @@ def _sha256(data: bytes) -> str:
 
 def _canonical(body: dict[str, Any]) -> bytes:
     return json.dumps(body, sort_keys=True, ensure_ascii=False).encode("utf-8")
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write then rename, so a crash never leaves half a file behind."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def save_faiss_store(store: FaissStore, folder: str | Path) -> Path:
@@ -193,17 +179,7 @@ def _read_docstore(source: Path) -> dict[str, Any]:
             )
         reason = "no such folder" if not source.exists() else f"no {DOCSTORE_FILE} in it"
         raise IndexFormatError(where, f"{reason}; not a localchain vector store")
-    try:
-        payload = json.loads(file.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise IndexFormatError(where, f"{DOCSTORE_FILE} is not JSON ({err})") from err
-    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        raise IndexFormatError(where, f"{DOCSTORE_FILE} is not a {FORMAT} file")
-    if payload.get("version") != VERSION:
-        raise IndexFormatError(
-            where, f"format version {payload.get('version')!r}, expected {VERSION}"
-        )
-    return payload
+    return read_versioned_json(file, format=FORMAT, version=VERSION, where=source)
 
 
 def _read_index(source: Path, expected_sha256: str) -> Any:

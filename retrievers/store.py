@@ -47,7 +47,7 @@ from localchain.retrievers.embeddings import (
     embed_with_progress,
     embedding_identity,
 )
-from localchain.retrievers.faiss_io import load_faiss_store, save_faiss_store, write_atomic
+from localchain.retrievers.faiss_io import load_faiss_store, save_faiss_store
 from localchain.retrievers.faiss_store import FaissSettings, FaissStore
 from localchain.retrievers.hybrid import HybridRetriever
 from localchain.retrievers.loaders import SkippedFile, load_documents
@@ -62,6 +62,7 @@ from localchain.retrievers.store_manifest import (
 from pydantic import BaseModel, Field
 
 from localchain.errors import EmptyCorpusError
+from localchain.files import write_atomic
 
 __all__ = ["Index", "IndexReport", "Mode", "StoreManifest", "open_retriever"]
 

@@ -12,7 +12,6 @@ Example:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,6 +22,7 @@ from localchain.retrievers.faiss_index import FaissSettings
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from localchain.errors import IndexFormatError
+from localchain.files import read_versioned_json
 
 try:  # POSIX; elsewhere concurrent writers are not serialised
     import fcntl
@@ -94,16 +94,7 @@ def read_manifest(folder: Path) -> StoreManifest:
         raise IndexFormatError(
             str(folder), f"{reason}; build one with `localchain index PATH --store {folder}`"
         )
-    try:
-        raw = json.loads(file.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise IndexFormatError(str(folder), f"{MANIFEST} is not JSON ({err})") from err
-    if not isinstance(raw, dict) or raw.get("format") != FORMAT:
-        raise IndexFormatError(str(folder), f"{MANIFEST} is not a {FORMAT} manifest")
-    if raw.get("version") != VERSION:
-        raise IndexFormatError(
-            str(folder), f"store format version {raw.get('version')!r}, expected {VERSION}"
-        )
+    raw = read_versioned_json(file, format=FORMAT, version=VERSION, where=folder)
     try:
         return StoreManifest.model_validate(raw)
     except ValidationError as err:
