@@ -36,7 +36,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from localchain.retrievers.bm25 import book_tokenize
+from localchain.text import book_tokenize
 
 __all__ = [
     "CitationChecker",

@@ -20,9 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import string
-import tempfile
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -36,60 +33,16 @@ from pydantic import Field, PrivateAttr
 from rank_bm25 import BM25Okapi
 
 from localchain.errors import EmptyCorpusError, EmptyQueryError, IndexFormatError
+from localchain.files import read_versioned_json, write_atomic
 from localchain.retrievers.chunking import chunk_id
+from localchain.text import ENGLISH_STOP_WORDS, book_tokenize
 
+# The tokenizer lives in the core (localchain.text) so the chains can use it without
+# importing retrieval; it stays importable from here, where it was first published.
 __all__ = ["ENGLISH_STOP_WORDS", "BM25Retriever", "book_tokenize"]
-
-# The Glasgow stop word list as scikit-learn ships it (sklearn.feature_extraction.text), kept
-# here so the default install does not import scikit-learn; a test pins the two together.
-ENGLISH_STOP_WORDS: frozenset[str] = frozenset(
-    """
-    a about above across after afterwards again against all almost alone along already also
-    although always am among amongst amoungst amount an and another any anyhow anyone anything
-    anyway anywhere are around as at back be became because become becomes becoming been before
-    beforehand behind being below beside besides between beyond bill both bottom but by call can
-    cannot cant co con could couldnt cry de describe detail do done down due during each eg
-    eight either eleven else elsewhere empty enough etc even ever every everyone everything
-    everywhere except few fifteen fifty fill find fire first five for former formerly forty
-    found four from front full further get give go had has hasnt have he hence her here
-    hereafter hereby herein hereupon hers herself him himself his how however hundred i ie if in
-    inc indeed interest into is it its itself keep last latter latterly least less ltd made many
-    may me meanwhile might mill mine more moreover most mostly move much must my myself name
-    namely neither never nevertheless next nine no nobody none noone nor not nothing now nowhere
-    of off often on once one only onto or other others otherwise our ours ourselves out over own
-    part per perhaps please put rather re same see seem seemed seeming seems serious several she
-    should show side since sincere six sixty so some somehow someone something sometime
-    sometimes somewhere still such system take ten than that the their them themselves then
-    thence there thereafter thereby therefore therein thereupon these they thick thin third this
-    those though three through throughout thru thus to together too top toward towards twelve
-    twenty two un under until up upon us very via was we well were what whatever when whence
-    whenever where whereafter whereas whereby wherein whereupon wherever whether which while
-    whither who whoever whole whom whose why will with within without would yet you your yours
-    yourself yourselves
-    """.split()
-)
-"""The stop words :func:`book_tokenize` drops (scikit-learn's English list)."""
 
 _FORMAT = "localchain.bm25"
 _VERSION = 1
-
-
-def book_tokenize(text: str) -> list[str]:
-    """The book's BM25 tokenizer: lowercase, whitespace split, strip punctuation, no stop words.
-
-    Punctuation is stripped only at the ends of a word, so "co-written" and "$677" keep
-    their inner characters ("co-written", "677").
-
-    Example:
-        >>> book_tokenize("How precise was the science?")
-        ['precise', 'science']
-    """
-    tokens = []
-    for word in text.lower().split():
-        word = word.strip(string.punctuation)
-        if word and word not in ENGLISH_STOP_WORDS:
-            tokens.append(word)
-    return tokens
 
 
 class BM25Retriever(BaseRetriever):
@@ -277,12 +230,8 @@ class BM25Retriever(BaseRetriever):
             "sha256": hashlib.sha256(canonical.encode("utf-8")).hexdigest(),
             **body,
         }
-        target.parent.mkdir(parents=True, exist_ok=True)
         # Write then rename, so a crash never leaves half an index behind.
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            json.dump(payload, out, ensure_ascii=False)
-        os.replace(tmp, target)
+        write_atomic(target, json.dumps(payload, ensure_ascii=False).encode("utf-8"))
         return target
 
     @classmethod
@@ -297,18 +246,7 @@ class BM25Retriever(BaseRetriever):
                 is passed.
         """
         source = Path(path)
-        try:
-            payload = json.loads(source.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise IndexFormatError(str(source), "no such file") from None
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-            raise IndexFormatError(str(source), f"not a JSON file ({err})") from err
-        if not isinstance(payload, dict) or payload.get("format") != _FORMAT:
-            raise IndexFormatError(str(source), f"not a {_FORMAT} file")
-        if payload.get("version") != _VERSION:
-            raise IndexFormatError(
-                str(source), f"format version {payload.get('version')!r}, expected {_VERSION}"
-            )
+        payload = read_versioned_json(source, format=_FORMAT, version=_VERSION)
         body = {key: payload.get(key) for key in ("params", "tokenizer", "documents")}
         canonical = json.dumps(body, sort_keys=True, ensure_ascii=False)
         if hashlib.sha256(canonical.encode("utf-8")).hexdigest() != payload.get("sha256"):

@@ -219,6 +219,24 @@ def test_save_and_load_round_trip_as_json(chunks: list[Document], tmp_path: Path
     assert list(path.parent.iterdir()) == [path]  # no temporary files left behind
 
 
+def test_a_failed_save_keeps_the_old_index_and_leaves_no_temp_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = BM25Retriever.from_texts(["The Moon orbits Earth."]).save(tmp_path / "bm25.json")
+    before = path.read_bytes()
+
+    def full_disk(src: str, dst: str) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("localchain.files.os.replace", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        BM25Retriever.from_texts(["Mars is red.", "Venus is hot."]).save(path)
+    assert path.read_bytes() == before
+    assert list(tmp_path.iterdir()) == [path]
+    monkeypatch.undo()
+    assert BM25Retriever.load(path).invoke("moon")[0].page_content == "The Moon orbits Earth."
+
+
 def test_load_refuses_foreign_altered_and_mismatched_files(
     chunks: list[Document], tmp_path: Path
 ) -> None:
