@@ -30,7 +30,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
 from localchain.errors import ContextOverflowError
-from localchain.models.capabilities import capabilities
+from localchain.models.capabilities import Capabilities, capabilities
 from localchain.memory import InMemorySessionStore, Memory, SessionStore, WindowMemory
 from localchain.memory.summary import SummaryMemory
 
@@ -225,7 +225,13 @@ class Chatbot:
         return await asyncio.to_thread(self.chat, text)
 
     def _start(self, text: str, notices: list[str]) -> tuple[list[BaseMessage], Iterator[Any]]:
-        """The prompt and the started answer stream, after making room in the context."""
+        """The prompt and the started answer stream, after making room in the context.
+
+        A message that would not fit even with nothing remembered is refused before the
+        memory is touched: making room drops or folds remembered turns for good.
+        """
+        caps = capabilities(self.llm)
+        self._refuse_if_alone_too_long(text, caps)
         while True:
             prompt = self.prompt_for(text)
             if self._too_long(prompt) and self._make_room(notices):
@@ -237,10 +243,22 @@ class Chatbot:
             except StopIteration:
                 return prompt, iter(())
             except ContextOverflowError:
-                if self._make_room(notices):
+                # Only a model that counts tokens was checked above; for any other, room
+                # made now might not help, so nothing remembered is given up for it.
+                if caps.counts_tokens and self._make_room(notices):
                     continue
                 raise
             return prompt, _chain_first(first, pieces)
+
+    def _refuse_if_alone_too_long(self, text: str, caps: Capabilities) -> None:
+        bare = [SystemMessage(self.system_prompt), HumanMessage(text)]
+        tokens = caps.count_tokens(bare)
+        n_ctx = caps.context_window
+        # As the engine's own check: the prompt must leave at least one token to answer.
+        if tokens is not None and n_ctx is not None and tokens >= n_ctx:
+            raise ContextOverflowError(
+                prompt_tokens=tokens, n_ctx=n_ctx, max_tokens=caps.answer_reserve()
+            )
 
     def _too_long(self, prompt: list[BaseMessage]) -> bool:
         return not capabilities(self.llm).fits(prompt, reserve=self.reserve_tokens)

@@ -118,6 +118,43 @@ def test_message_longer_than_the_context(small_context) -> None:
     assert len(bot.history) == 2  # the earlier exchange is kept
 
 
+@pytest.mark.parametrize(
+    "make_memory",
+    [
+        BufferMemory,
+        lambda: WindowMemory(k=2),
+        SummaryMemory,
+        lambda: SummaryBufferMemory(max_tokens=120),
+    ],
+    ids=["buffer", "window", "summary", "summary-buffer"],
+)
+def test_a_message_that_cannot_fit_changes_nothing_remembered(
+    small_context, make_memory, tmp_path: Path
+) -> None:
+    """A rejected long message must not shrink the memory first (it used to drop every
+    remembered exchange from view, and the loss was saved)."""
+    store = SQLiteSessionStore(tmp_path / "chats.db")
+    told: list[str] = []
+    bot = Chatbot(small_context, make_memory(), session_id="s", store=store, on_notice=told.append)
+    for n in range(3):
+        bot.chat(f"Fact {n}: my number is {n}.")
+    seen, state, stored = bot.memory.messages, dict(bot.memory.history.state), bot.history
+    told.clear()
+    with pytest.raises(ContextOverflowError) as err:
+        bot.chat(LONG * 10)
+    assert err.value.prompt_tokens >= err.value.n_ctx == 512
+    assert told == []  # nothing dropped or folded
+    assert bot.memory.messages == seen and dict(bot.memory.history.state) == state
+    assert bot.history == stored
+    with pytest.raises(ContextOverflowError):
+        list(bot.stream(LONG * 10))
+    assert bot.memory.messages == seen
+    # What was saved is what was remembered: a new process sees the same.
+    again = Chatbot(small_context, make_memory(), session_id="s",
+                    store=SQLiteSessionStore(tmp_path / "chats.db"))  # fmt: skip
+    assert again.memory.messages == seen and again.history == stored
+
+
 def test_cancelled_turn_stores_nothing_and_frees_the_model(chat) -> None:
     bot = Chatbot(chat, BufferMemory())
     pieces = bot.stream("Count from one to twenty.")
