@@ -39,11 +39,10 @@ from typing import Any, Protocol, runtime_checkable
 
 from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
-from llama_cpp.llama_grammar import json_schema_to_gbnf
 
 from localchain.errors import ConfigError
 # gbnf_literal is the core's; it stays in __all__ here, where it was first published.
-from localchain.grammars import gbnf_literal, rename_rule
+from localchain.grammars import gbnf_literal, json_schema_grammar, rename_rule
 
 __all__ = [
     "CALCULATOR_FUNCTIONS",
@@ -330,7 +329,7 @@ def json_arguments_grammar(tool: BaseTool) -> str:
     schema = convert_to_openai_tool(tool)["function"].get("parameters") or {"type": "object"}
     schema = _cap_strings(json.loads(json.dumps(schema)))
     try:
-        gbnf = json_schema_to_gbnf(json.dumps(schema))
+        gbnf = json_schema_grammar(schema)
     except Exception as err:  # the converter raises plain exceptions for schemas it rejects
         raise ConfigError(
             f"cannot build a grammar for the arguments of tool {tool.name!r}: {err}. Pass "

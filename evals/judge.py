@@ -48,6 +48,7 @@ from pydantic import BaseModel, ValidationError
 from ragas.llms.base import InstructorBaseRagasLLM
 
 from localchain.errors import ConfigError, JudgeOutputError
+from localchain.grammars import json_schema_grammar
 from localchain.models.capabilities import capabilities
 
 __all__ = ["ConstrainedJudge", "JudgeCall", "as_judge", "judge_grammar", "judge_schema",
@@ -154,10 +155,6 @@ def judge_schema(
     return schema
 
 
-# llama-cpp-python 0.3's JSON grammar lets a string hold raw control characters (a newline),
-# which no JSON parser accepts; the judge's grammar leaves them out (escapes stay allowed).
-_LOOSE_CHAR = 'char ::= [^"\\\\]'
-_JSON_CHAR = 'char ::= [^"\\\\\\x00-\\x1F\\x7F]'
 
 
 def judge_grammar(model: type[BaseModel], **bounds: int) -> str:
@@ -169,10 +166,7 @@ def judge_grammar(model: type[BaseModel], **bounds: int) -> str:
         >>> r'char ::= [^"\\\x00-\x1F\x7F]' in judge_grammar(Claims, max_items=2)
         True
     """
-    from llama_cpp.llama_grammar import json_schema_to_gbnf
-
-    gbnf = json_schema_to_gbnf(json.dumps(judge_schema(model, **bounds)))
-    return gbnf.replace(_LOOSE_CHAR, _JSON_CHAR)
+    return json_schema_grammar(judge_schema(model, **bounds))
 
 
 def _extract_json(text: str) -> str:

@@ -466,11 +466,24 @@ class RouteError(LocalchainError, ValueError):
 
 
 class AgentError(LocalchainError):
-    """Root of the errors of the ReAct agent's loop (parsing a step, calling a tool)."""
+    """Root of the errors of the ReAct agent's loop (parsing a step, calling a tool).
+
+    Example:
+        >>> from localchain.errors import AgentError, StepParseError, ToolCallError
+        >>> issubclass(StepParseError, AgentError) and issubclass(ToolCallError, AgentError)
+        True
+    """
 
 
 class StepParseError(AgentError, ValueError):
-    """A model's reply is not a ReAct step (no usable Action / Action Input or Final Answer)."""
+    """A model's reply is not a ReAct step (no usable Action / Action Input or Final Answer).
+
+    Example:
+        >>> from localchain.errors import StepParseError
+        >>> err = StepParseError("I think 4.", "no Action or Final Answer")
+        >>> err.reason, err.raw
+        ('no Action or Final Answer', 'I think 4.')
+    """
 
     def __init__(self, raw: str, reason: str) -> None:
         self.raw = raw
@@ -483,7 +496,13 @@ class StepParseError(AgentError, ValueError):
 
 
 class ToolCallError(AgentError):
-    """A tool failed or was called wrongly; the agent shows this text as the observation."""
+    """A tool failed or was called wrongly; the agent shows this text as the observation.
+
+    Example:
+        >>> from localchain.errors import ToolCallError
+        >>> print(ToolCallError("calculator", "2 +", "the expression is incomplete"))
+        the tool calculator failed: the expression is incomplete
+    """
 
     def __init__(self, tool: str, tool_input: object, reason: str) -> None:
         self.tool = tool

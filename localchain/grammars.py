@@ -1,8 +1,9 @@
 """Building blocks for GBNF grammars (llama.cpp's constrained decoding).
 
 The agents, the chains and the judge write grammars as text; what every one of them needs
-lives here once: a string literal that matches a text exactly (:func:`gbnf_literal`), and
-renaming a rule of a grammar that another tool wrote (:func:`rename_rule`).
+lives here once: a string literal that matches a text exactly (:func:`gbnf_literal`),
+renaming a rule of a grammar that another tool wrote (:func:`rename_rule`), and the grammar
+of a JSON schema whose every answer a JSON parser accepts (:func:`json_schema_grammar`).
 
 Example:
     >>> print("root ::= " + " | ".join(gbnf_literal(name) for name in ["movies", "cooking"]))
@@ -11,9 +12,20 @@ Example:
 
 from __future__ import annotations
 
+import json
 import re
+from typing import Any
 
-__all__ = ["gbnf_literal", "rename_rule"]
+from llama_cpp.llama_grammar import json_schema_to_gbnf
+
+__all__ = ["JSON_STRING_CHAR", "gbnf_literal", "json_schema_grammar", "rename_rule"]
+
+# llama-cpp-python 0.3's JSON-schema converter lets a string hold raw control characters (a
+# newline), which no JSON parser accepts; llama.cpp's own converter leaves them out.
+_LOOSE_CHAR = 'char ::= [^"\\\\]'
+JSON_STRING_CHAR = 'char ::= [^"\\\\\\x00-\\x1F\\x7F]'
+"""The rule for one unescaped character of a JSON string: no quote, backslash or control
+character (escapes such as ``\\n`` stay allowed through the rule's other branch)."""
 
 # One token of GBNF text: a string literal, a character class, a rule name, blanks, or any
 # other single character. Literals and classes come first so a name inside them is kept.
@@ -56,3 +68,19 @@ def rename_rule(gbnf: str, old: str, new: str) -> str:
         item ::= [a-z]
     """
     return "".join(new if token == old else token for token in _GBNF_TOKEN.findall(gbnf))
+
+
+def json_schema_grammar(schema: dict[str, Any]) -> str:
+    """The GBNF of a JSON schema (llama-cpp-python's converter), with strings that a JSON
+    parser accepts: no raw control characters.
+
+    Raises whatever the converter raises for a schema it cannot handle.
+
+    Example:
+        >>> grammar = json_schema_grammar({"type": "object", "properties": {
+        ...     "name": {"type": "string"}}, "required": ["name"]})
+        >>> JSON_STRING_CHAR in grammar and "x1F" in grammar
+        True
+    """
+    gbnf = json_schema_to_gbnf(json.dumps(schema))
+    return gbnf.replace(_LOOSE_CHAR, JSON_STRING_CHAR)

@@ -58,3 +58,33 @@ def test_docstring_examples_run() -> None:
     result = doctest.testmod(grammars)
     assert result.failed == 0
     assert result.attempted > 0
+
+
+def test_json_schema_grammar_keeps_raw_control_characters_out_of_strings(chat) -> None:
+    """llama-cpp-python's converter allows a raw newline inside a JSON string, which no
+    JSON parser accepts; every JSON-schema grammar localchain builds leaves it out."""
+    from localchain.agents.grammar import json_arguments_grammar
+    from localchain.evals.judge import judge_grammar
+    from localchain.grammars import JSON_STRING_CHAR, json_schema_grammar
+    from localchain.models.engine import grammar_text
+    from langchain_core.tools import tool
+    from pydantic import BaseModel
+
+    class Person(BaseModel):
+        name: str
+
+    @tool
+    def greet(name: str, times: int) -> str:
+        """Greet someone a number of times."""
+        return name * times
+
+    grammars = {
+        "schema": json_schema_grammar(Person.model_json_schema()),
+        "structured output": grammar_text(json_schema=Person),
+        "tool arguments": json_arguments_grammar(greet),
+        "judge": judge_grammar(Person),
+    }
+    for where, gbnf in grammars.items():
+        assert JSON_STRING_CHAR in gbnf, where
+        assert 'char ::= [^"\\\\] |' not in gbnf, where
+        chat.engine.grammar(gbnf)  # llama.cpp accepts it

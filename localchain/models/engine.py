@@ -25,10 +25,11 @@ from typing import Any
 
 import llama_cpp
 from llama_cpp import Llama, LlamaGrammar, StoppingCriteriaList
-from llama_cpp.llama_grammar import JSON_GBNF, json_schema_to_gbnf
+from llama_cpp.llama_grammar import JSON_GBNF
 
 from localchain.errors import ConfigError, ContextOverflowError, ModelLoadError
 from localchain.gguf import GGUFInfo, read_gguf_info
+from localchain.grammars import json_schema_grammar
 from localchain.sampling import DEFAULT_SAMPLING, SamplingParams
 
 __all__ = ["GenerationStats", "LlamaCppEngine", "SamplingParams", "get_engine", "unload_engines"]
@@ -345,7 +346,7 @@ def grammar_text(
     if isinstance(json_schema, type) and hasattr(json_schema, "model_json_schema"):
         json_schema = json_schema.model_json_schema()
     try:
-        return json_schema_to_gbnf(json.dumps(json_schema))
+        return json_schema_grammar(json_schema)
     except Exception as err:
         raise ConfigError(f"cannot turn the JSON schema into a grammar: {err}") from err
 
