@@ -10,18 +10,12 @@ import typer
 from langchain_core.tools import BaseTool
 
 from localchain.cli.options import (
-    BackendOpt,
-    BaseUrlOpt,
     JsonOpt,
-    MaxTokensOpt,
-    ModelOpt,
-    NCtxOpt,
-    SeedOpt,
-    TemperatureOpt,
-    TemplateOpt,
+    ModelOptions,
+    QuestionArg,
     print_json,
     read_question,
-    settings_from_options,
+    with_model_options,
 )
 from localchain.models.registry import load_chat_model
 
@@ -72,8 +66,9 @@ class ToolChoice(str, Enum):
     required = "required"
 
 
+@with_model_options
 def agent(
-    question: Annotated[str, typer.Argument(help="The question; '-' reads it from stdin.")],
+    question: QuestionArg,
     tools: Annotated[
         str, typer.Option("--tools", help="Comma-separated tools: calculator, web_search.")
     ] = "calculator,web_search",
@@ -99,14 +94,7 @@ def agent(
             help="'required': the first step must call a tool instead of answering from memory.",
         ),
     ] = ToolChoice.auto,
-    model: ModelOpt = None,
-    backend: BackendOpt = None,
-    base_url: BaseUrlOpt = None,
-    temperature: TemperatureOpt = None,
-    max_tokens: MaxTokensOpt = None,
-    n_ctx: NCtxOpt = None,
-    seed: SeedOpt = None,
-    chat_template: TemplateOpt = None,
+    model_options: ModelOptions = ModelOptions(),
     json_output: JsonOpt = False,
 ) -> None:
     """Answer a question with the ReAct agent (calculator and web search by default)."""
@@ -114,12 +102,8 @@ def agent(
 
     question = read_question(question)
     chosen = tools_from_names(tools)
-    settings = settings_from_options(
-        model=model, backend=backend, base_url=base_url, temperature=temperature,
-        max_tokens=max_tokens, n_ctx=n_ctx, seed=seed, chat_template=chat_template,
-    )  # fmt: skip
     react = ReActAgent(
-        llm=load_chat_model(settings=settings),
+        llm=load_chat_model(settings=model_options.settings()),
         tools=chosen,
         max_iterations=max_iterations,
         max_seconds=max_seconds,

@@ -4,47 +4,31 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Annotated
 
-import typer
 from langchain_core.messages import AIMessageChunk, HumanMessage, SystemMessage
 
 from localchain.cli.options import (
-    BackendOpt,
-    BaseUrlOpt,
     JsonOpt,
-    MaxTokensOpt,
-    ModelOpt,
-    NCtxOpt,
-    SeedOpt,
-    TemperatureOpt,
-    TemplateOpt,
+    ModelOptions,
+    QuestionArg,
+    SystemOpt,
     print_json,
     read_question,
-    settings_from_options,
+    with_model_options,
 )
 from localchain.models.registry import load_chat_model
 
 
+@with_model_options
 def ask(
-    question: Annotated[str, typer.Argument(help="The question; '-' reads it from stdin.")],
-    system: Annotated[str | None, typer.Option("--system", "-s", help="System prompt.")] = None,
-    model: ModelOpt = None,
-    backend: BackendOpt = None,
-    base_url: BaseUrlOpt = None,
-    temperature: TemperatureOpt = None,
-    max_tokens: MaxTokensOpt = None,
-    n_ctx: NCtxOpt = None,
-    seed: SeedOpt = None,
-    chat_template: TemplateOpt = None,
+    question: QuestionArg,
+    system: SystemOpt = None,
+    model_options: ModelOptions = ModelOptions(),
     json_output: JsonOpt = False,
 ) -> None:
     """Ask the model one question and stream the answer."""
     question = read_question(question)
-    settings = settings_from_options(
-        model=model, backend=backend, base_url=base_url, temperature=temperature,
-        max_tokens=max_tokens, n_ctx=n_ctx, seed=seed, chat_template=chat_template,
-    )
+    settings = model_options.settings()
     started = time.perf_counter()
     chat = load_chat_model(settings=settings)
     loaded = time.perf_counter()

@@ -14,16 +14,7 @@ from rich.markup import escape
 from localchain.chains.chat import Chatbot
 from localchain.chains.rag_chat import RagChatbot
 from localchain.cli.model_info import describe_model
-from localchain.cli.options import (
-    BackendOpt,
-    BaseUrlOpt,
-    MaxTokensOpt,
-    ModelOpt,
-    NCtxOpt,
-    TemperatureOpt,
-    TemplateOpt,
-    settings_from_options,
-)
+from localchain.cli.options import ModelOptions, SystemOpt, with_model_options
 from localchain.cli.rag import open_store_retriever
 from localchain.cli.repl import Repl
 from localchain.cli.retrieve import ModeChoice
@@ -44,6 +35,7 @@ class MemoryKind(str, Enum):
     summary_buffer = "summary-buffer"
 
 
+@with_model_options
 def chat(
     memory: Annotated[
         MemoryKind, typer.Option("--memory", help="What the model remembers of the conversation.")
@@ -64,16 +56,8 @@ def chat(
         typer.Option("--sessions", help="Session database (default: LOCALCHAIN_SESSIONS or "
                      "~/.local/share/localchain/sessions.db)."),
     ] = None,
-    system: Annotated[
-        str | None, typer.Option("--system", "-s", help="System prompt.")
-    ] = None,
-    model: ModelOpt = None,
-    backend: BackendOpt = None,
-    base_url: BaseUrlOpt = None,
-    temperature: TemperatureOpt = None,
-    max_tokens: MaxTokensOpt = None,
-    n_ctx: NCtxOpt = None,
-    chat_template: TemplateOpt = None,
+    system: SystemOpt = None,
+    model_options: ModelOptions = ModelOptions(),
     rag: Annotated[
         Path | None,
         typer.Option("--rag", help="Answer from this store folder (`localchain index`), "
@@ -87,10 +71,7 @@ def chat(
     if session is not None and resume:
         raise typer.BadParameter("give --session or --continue, not both")
     console = Console(highlight=False, soft_wrap=True)
-    settings = settings_from_options(
-        model=model, backend=backend, base_url=base_url, temperature=temperature,
-        max_tokens=max_tokens, n_ctx=n_ctx, chat_template=chat_template,
-    )
+    settings = model_options.settings()
     llm = load_chat_model(settings=settings)
     store = _open_store(sessions_file, console)
     session_id = session

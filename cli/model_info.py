@@ -7,16 +7,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from localchain.cli.options import (
-    BackendOpt,
-    BaseUrlOpt,
-    JsonOpt,
-    ModelOpt,
-    NCtxOpt,
-    TemplateOpt,
-    print_json,
-    settings_from_options,
-)
+from localchain.cli.options import JsonOpt, ModelOptions, print_json, with_model_options
 from localchain.models.capabilities import capabilities
 from localchain.models.registry import load_chat_model
 
@@ -48,18 +39,10 @@ def describe_model(chat: Any, settings: Any) -> dict[str, Any]:
     }
 
 
-def models(
-    model: ModelOpt = None,
-    backend: BackendOpt = None,
-    base_url: BaseUrlOpt = None,
-    n_ctx: NCtxOpt = None,
-    chat_template: TemplateOpt = None,
-    json_output: JsonOpt = False,
-) -> None:
+@with_model_options
+def models(model_options: ModelOptions = ModelOptions(), json_output: JsonOpt = False) -> None:
     """Load the configured model and show what it is."""
-    settings = settings_from_options(
-        model=model, backend=backend, base_url=base_url, n_ctx=n_ctx, chat_template=chat_template
-    )
+    settings = model_options.settings()
     described = describe_model(load_chat_model(settings=settings), settings)
     if json_output:
         print_json(described)

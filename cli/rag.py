@@ -19,18 +19,17 @@ from langchain_core.runnables.utils import AddableDict
 from localchain.chains.rag import rag_chain
 from localchain.chains.rag_chat import format_sources_footer
 from localchain.cli.options import (
-    BackendOpt,
-    BaseUrlOpt,
     JsonOpt,
-    MaxTokensOpt,
-    ModelOpt,
-    NCtxOpt,
-    TemperatureOpt,
+    ModelOptions,
+    QuestionArg,
+    StoreOpt,
+    ThresholdOpt,
     print_json,
     read_question,
-    settings_from_options,
+    relevance_cut,
+    with_model_options,
 )
-from localchain.cli.retrieve import ModeChoice
+from localchain.cli.retrieve import ModeChoice, ModeOpt
 from localchain.models.registry import load_chat_model
 
 __all__ = ["open_store_retriever", "rag_app"]
@@ -67,15 +66,13 @@ def open_store_retriever(
 
 
 @rag_app.command("ask")
+@with_model_options
 def ask(
-    question: Annotated[str, typer.Argument(help="The question; '-' reads it from stdin.")],
-    store: Annotated[Path, typer.Option("--store", help="Store folder from `localchain index`.")],
-    mode: Annotated[ModeChoice, typer.Option("--mode", help="Search method.")] = ModeChoice.hybrid,
+    question: QuestionArg,
+    store: StoreOpt,
+    mode: ModeOpt = ModeChoice.hybrid,
     k: Annotated[int, typer.Option("-k", "--k", min=1, help="Sources to retrieve.")] = 5,
-    threshold: Annotated[
-        float | None,
-        typer.Option("--threshold", help="Dense cosine cut-off (default: measured per model)."),
-    ] = None,
+    threshold: ThresholdOpt = None,
     no_threshold: Annotated[
         bool, typer.Option("--no-threshold", help="Use the k nearest sources, however far.")
     ] = False,
@@ -89,27 +86,13 @@ def ask(
     rewrite: Annotated[
         bool, typer.Option("--rewrite", help="Rewrite the question into a search query first.")
     ] = False,
-    model: ModelOpt = None,
-    backend: BackendOpt = None,
-    base_url: BaseUrlOpt = None,
-    temperature: TemperatureOpt = None,
-    max_tokens: MaxTokensOpt = None,
-    n_ctx: NCtxOpt = None,
+    model_options: ModelOptions = ModelOptions(),
     json_output: JsonOpt = False,
 ) -> None:
     """Answer a question from an index, citing the sources like [1]."""
     question = read_question(question)
-    if no_threshold and threshold is not None:
-        raise typer.BadParameter("give --threshold or --no-threshold, not both")
-    cut: float | str | None = None if no_threshold else ("auto" if threshold is None else threshold)
-    settings = settings_from_options(
-        model=model,
-        backend=backend,
-        base_url=base_url,
-        temperature=temperature,
-        max_tokens=max_tokens,
-        n_ctx=n_ctx,
-    )
+    cut = relevance_cut(threshold, no_threshold)
+    settings = model_options.settings()
     # The store is opened first, so a wrong --store fails before the model loads; only
     # rerank needs the model to open it.
     llm = load_chat_model(settings=settings) if mode is ModeChoice.rerank else None

@@ -5,16 +5,24 @@ from __future__ import annotations
 import json
 import sys
 from enum import Enum
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from langchain_core.documents import Document
 
-from localchain.cli.options import JsonOpt, ModelOpt, NCtxOpt, settings_from_options
+from localchain.cli.options import (
+    JsonOpt,
+    ModelOpt,
+    NCtxOpt,
+    StoreOpt,
+    ThresholdOpt,
+    read_question,
+    relevance_cut,
+    settings_from_options,
+)
 from localchain.retrievers.store import Index
 
-__all__ = ["hits_as_json", "retrieve"]
+__all__ = ["ModeChoice", "ModeOpt", "hits_as_json", "retrieve"]
 
 
 class ModeChoice(str, Enum):
@@ -22,6 +30,9 @@ class ModeChoice(str, Enum):
     bm25 = "bm25"
     hybrid = "hybrid"
     rerank = "rerank"
+
+
+ModeOpt = Annotated[ModeChoice, typer.Option("--mode", help="Search method.")]
 
 
 def hits_as_json(hits: list[Document]) -> list[dict[str, Any]]:
@@ -41,13 +52,10 @@ def hits_as_json(hits: list[Document]) -> list[dict[str, Any]]:
 
 def retrieve(
     query: Annotated[str, typer.Argument(help="What to search for; '-' reads it from stdin.")],
-    store: Annotated[Path, typer.Option("--store", help="Store folder from `localchain index`.")],
-    mode: Annotated[ModeChoice, typer.Option("--mode", help="Search method.")] = ModeChoice.hybrid,
+    store: StoreOpt,
+    mode: ModeOpt = ModeChoice.hybrid,
     k: Annotated[int, typer.Option("-k", "--k", min=1, help="Hits to return.")] = 5,
-    threshold: Annotated[
-        float | None,
-        typer.Option("--threshold", help="Dense cosine cut-off (default: measured per model)."),
-    ] = None,
+    threshold: ThresholdOpt = None,
     no_threshold: Annotated[
         bool, typer.Option("--no-threshold", help="Return the k nearest, however far.")
     ] = False,
@@ -63,13 +71,8 @@ def retrieve(
     json_output: JsonOpt = False,
 ) -> None:
     """Search an index: dense (FAISS), bm25 (keywords), hybrid (both, fused) or rerank."""
-    if query == "-":
-        query = sys.stdin.read()
-    if not query.strip():
-        raise typer.BadParameter("the query is empty", param_hint="QUERY")
-    if no_threshold and threshold is not None:
-        raise typer.BadParameter("give --threshold or --no-threshold, not both")
-    cut: float | str | None = None if no_threshold else ("auto" if threshold is None else threshold)
+    query = read_question(query, name="query")
+    cut = relevance_cut(threshold, no_threshold)
     judge: Any = reranker
     if mode is ModeChoice.rerank and reranker == "llm":
         from localchain.models.registry import load_chat_model
