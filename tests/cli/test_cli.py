@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -21,11 +22,172 @@ def run(*args: str, cwd: Path, stdin: str | None = None, env: dict[str, str] | N
     )
 
 
+TOP_LEVEL = {"agent", "ask", "chat", "config", "eval", "index", "models", "rag", "retrieve"}
+"""Every command the app must register; dropping one fails the help tests."""
+SUB_COMMANDS = {"rag ask"}
+MODEL_COMMANDS = ["agent", "ask", "chat", "models", "rag ask"]
+"""The commands that load a chat model, and so take every model option."""
+PARTIAL_MODEL_COMMANDS = {"eval": {"model", "n_ctx", "max_tokens"}, "retrieve": {"model", "n_ctx"}}
+"""Commands that load a model only as a judge or reranker, at temperature 0, and take the
+model options that matter for that."""
+MODEL_OPTIONS = {
+    "model": (["--model", "-m"], "GGUF path (or model name for a remote backend)."),
+    "backend": (["--backend"], "llamacpp, openai or cohere."),
+    "base_url": (["--base-url"], "OpenAI-compatible server URL (selects openai)."),
+    "temperature": (["--temperature", "-t"], "Sampling temperature."),
+    "max_tokens": (["--max-tokens"], "Most tokens per answer."),
+    "n_ctx": (["--n-ctx"], "Context window in tokens."),
+    "seed": (["--seed"], "Sampling seed."),
+    "chat_template": (
+        ["--chat-template"], "Built-in template name or Jinja text (local models)."
+    ),
+}
+
+
+def commands() -> dict[str, Any]:
+    """Every command the Typer app registers, by its path ("rag ask"), with click's object."""
+    import typer
+
+    from localchain.cli import app
+
+    found: dict[str, Any] = {}
+
+    def walk(command: Any, path: list[str]) -> None:
+        for name, sub in getattr(command, "commands", {}).items():
+            found[" ".join([*path, name])] = sub
+            walk(sub, [*path, name])
+
+    walk(typer.main.get_command(app), [])
+    return found
+
+
+def test_the_app_registers_the_known_commands() -> None:
+    registered = set(commands())
+    assert TOP_LEVEL | SUB_COMMANDS <= registered
+    assert set(MODEL_COMMANDS) <= registered
+
+
 def test_help_lists_commands(tmp_path: Path) -> None:
+    top = {path for path in commands() if " " not in path}
     result = run("--help", cwd=tmp_path)
     assert result.returncode == 0
-    for command in ("ask", "chat", "models", "config"):
+    for command in top | TOP_LEVEL:
         assert command in result.stdout
+    rag = run("rag", "--help", cwd=tmp_path)
+    assert rag.returncode == 0 and "ask" in rag.stdout
+
+
+def test_every_command_has_help(capsys: pytest.CaptureFixture[str],
+                                monkeypatch: pytest.MonkeyPatch) -> None:
+    from localchain.cli import main
+
+    monkeypatch.setenv("COLUMNS", "240")  # one option per line in rich's help table
+    found = commands()
+    for path in sorted(set(found) | TOP_LEVEL | SUB_COMMANDS):
+        assert path in found, f"{path} is not registered"
+        assert main([*path.split(), "--help"]) == 0, path
+        shown = capsys.readouterr().out
+        assert f"Usage: localchain {path}" in shown
+        first_line = (found[path].help or "").strip().splitlines()[0]
+        assert first_line and first_line in shown, path
+        for param in found[path].params:
+            if param.param_type_name == "option":
+                assert param.opts[0] in shown, f"{path} --help does not show {param.opts[0]}"
+
+
+def model_params(command: Any) -> dict[str, tuple[list[str], str | None, Any]]:
+    return {
+        p.name: (list(p.opts), p.help, p.default) for p in command.params if p.name in MODEL_OPTIONS
+    }
+
+
+def test_every_model_command_takes_the_same_model_options() -> None:
+    found = commands()
+    expected = {name: (opts, help_, None) for name, (opts, help_) in MODEL_OPTIONS.items()}
+    for path in MODEL_COMMANDS:
+        assert model_params(found[path]) == expected, path
+
+
+def test_no_other_command_grows_its_own_model_options() -> None:
+    found = commands()
+    for path, command in found.items():
+        if path in MODEL_COMMANDS:
+            continue
+        assert set(model_params(command)) == PARTIAL_MODEL_COMMANDS.get(path, set()), path
+
+
+def test_model_options_make_the_settings() -> None:
+    from localchain.cli.options import ModelOptions
+    from localchain.settings import Settings
+
+    settings = ModelOptions(
+        model="other.gguf", backend="llamacpp", base_url="http://127.0.0.1:1/v1",
+        temperature=0.7, max_tokens=12, n_ctx=1024, seed=5, chat_template="chatml",
+    ).settings()  # fmt: skip
+    assert (settings.model, settings.backend, settings.base_url) == (
+        "other.gguf", "llamacpp", "http://127.0.0.1:1/v1"
+    )
+    assert (settings.temperature, settings.max_tokens, settings.n_ctx) == (0.7, 12, 1024)
+    assert (settings.seed, settings.chat_template) == (5, "chatml")
+    assert ModelOptions().settings() == Settings()  # not given: env, TOML, defaults
+
+
+class Loaded(Exception):
+    """Raised by the stand-in for load_chat_model, carrying the settings it was given."""
+
+    def __init__(self, settings: Any) -> None:
+        super().__init__("loaded")
+        self.settings = settings
+
+
+@pytest.mark.parametrize("path", MODEL_COMMANDS)
+def test_every_model_command_loads_with_the_options_given(
+    path: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib
+
+    from localchain.cli import main
+
+    def load_chat_model(*, settings: Any, **overrides: Any) -> Any:
+        raise Loaded(settings)
+
+    for module in ("agent", "ask", "chat", "model_info", "rag"):
+        monkeypatch.setattr(
+            importlib.import_module(f"localchain.cli.{module}"), "load_chat_model", load_chat_model
+        )
+    arguments = {
+        "agent": ["agent", "What is 2 + 2?"],
+        "ask": ["ask", "hi"],
+        "chat": ["chat", "--sessions", str(tmp_path / "s.db")],
+        "models": ["models"],
+        # rerank loads the model before it opens the store
+        "rag ask": ["rag", "ask", "hi", "--store", str(tmp_path), "--mode", "rerank"],
+    }[path]
+    options = ["-m", "other.gguf", "--backend", "llamacpp", "--base-url", "http://127.0.0.1:1/v1",
+               "-t", "0.7", "--max-tokens", "12", "--n-ctx", "1024", "--seed", "5",
+               "--chat-template", "chatml"]
+    with pytest.raises(Loaded) as loaded:
+        main([*arguments, *options])
+    settings = loaded.value.settings
+    assert (settings.model, settings.backend, settings.base_url) == (
+        "other.gguf", "llamacpp", "http://127.0.0.1:1/v1"
+    )
+    assert (settings.temperature, settings.max_tokens, settings.n_ctx) == (0.7, 12, 1024)
+    assert (settings.seed, settings.chat_template) == (5, "chatml")
+
+
+def test_chat_seed_reaches_the_sampler(tmp_path: Path) -> None:
+    def answer(seed: str) -> str:
+        result = run("chat", "--seed", seed, "-t", "1.5", "--n-ctx", "2048", "--max-tokens", "24",
+                     "--sessions", str(tmp_path / "s.db"), cwd=tmp_path,
+                     stdin="Tell me a story about a cat.\n/exit\n")
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.count("bot> ") == 1
+        return result.stdout.split("bot> ", 1)[1].strip()
+
+    first = answer("1")
+    assert first and answer("1") == first
+    assert answer("2") != first
 
 
 def test_ask_json(tmp_path: Path) -> None:

@@ -74,6 +74,19 @@ def test_rag_ask_json_cites_the_677_sentence(store: Path, tmp_path: Path) -> Non
     assert "677" in data["answer"]
 
 
+def test_rag_ask_takes_seed_and_chat_template(store: Path, tmp_path: Path) -> None:
+    args = ["rag", "ask", "Income generated", "--store", str(store), "--mode", "dense", "-k", "3",
+            "--json", *MODEL_ARGS]
+    result = run(*args, "--seed", "1", "--chat-template", "chatml", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert "677" in data["answer"] and data["citations"]
+    # The template reaches the model: a name that is no template is refused when it loads.
+    wrong = run(*args, "--seed", "1", "--chat-template", "no-such-template", cwd=tmp_path)
+    assert wrong.returncode == 1 and wrong.stdout == ""
+    assert "'no-such-template' is neither a built-in name" in wrong.stderr
+
+
 def test_rag_ask_says_it_does_not_know(store: Path, tmp_path: Path) -> None:
     result = run(
         "rag",
