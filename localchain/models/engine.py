@@ -32,8 +32,38 @@ from localchain.gguf import GGUFInfo, read_gguf_info
 from localchain.grammars import json_schema_grammar
 from localchain.sampling import DEFAULT_SAMPLING, SamplingParams
 
-__all__ = ["GenerationStats", "LlamaCppEngine", "SamplingParams", "get_engine", "unload_engines"]
+__all__ = [
+    "ContextOptions",
+    "GenerationStats",
+    "LlamaCppEngine",
+    "SamplingParams",
+    "get_engine",
+    "unload_engines",
+]
 # SamplingParams lives in localchain.sampling; it is imported here for existing callers.
+
+
+@dataclass(frozen=True)
+class ContextOptions:
+    """The settings that shape a llama.cpp context; one engine per file and options.
+
+    Example:
+        >>> ContextOptions(n_ctx=2048) == ContextOptions(n_ctx=2048, seed=42)
+        True
+    """
+
+    n_ctx: int = 4096
+    """Context window in tokens."""
+    n_threads: int = 1
+    """CPU threads for prompt evaluation and decoding."""
+    n_batch: int = 512
+    """Prompt tokens per llama.cpp batch (at most ``n_ctx``)."""
+    seed: int = DEFAULT_SAMPLING.seed
+    """The context's random seed (each call also seeds its own sampling)."""
+    embedding: bool = False
+    """Load for embeddings (mean pooling) instead of generation."""
+    verbose: bool = False
+    """Let llama.cpp log to stderr."""
 
 
 @dataclass
@@ -96,19 +126,12 @@ class LlamaCppEngine:
         True
     """
 
-    def __init__(
-        self,
-        path: str | Path,
-        *,
-        n_ctx: int = 4096,
-        n_threads: int = 1,
-        n_batch: int = 512,
-        seed: int = DEFAULT_SAMPLING.seed,
-        embedding: bool = False,
-        verbose: bool = False,
-    ) -> None:
+    def __init__(self, path: str | Path, **options: Any) -> None:
         self.path = Path(path).expanduser().resolve()
-        self.embedding = embedding
+        self.options = ContextOptions(**options)
+        """The settings the context was loaded with (the engine cache's key)."""
+        n_ctx, n_threads = self.options.n_ctx, self.options.n_threads
+        self.embedding = embedding = self.options.embedding
         self.info: GGUFInfo = read_gguf_info(self.path)
         trained = self.info.context_length
         if trained and n_ctx > trained:
@@ -117,11 +140,11 @@ class LlamaCppEngine:
                 "trained with; answers past that length degrade",
                 stacklevel=2,
             )
-        options: dict[str, Any] = {"n_batch": min(n_batch, n_ctx)}
+        extra: dict[str, Any] = {"n_batch": min(self.options.n_batch, n_ctx)}
         if embedding:
             # Mean pooling chosen explicitly (a chat model's GGUF declares none), and one
             # batch holds a whole text: llama-cpp-python cuts texts to n_batch.
-            options = {
+            extra = {
                 "embedding": True,
                 "pooling_type": llama_cpp.LLAMA_POOLING_TYPE_MEAN,
                 "n_batch": n_ctx,
@@ -133,9 +156,9 @@ class LlamaCppEngine:
                 n_ctx=n_ctx,
                 n_threads=n_threads,
                 n_threads_batch=n_threads,
-                seed=seed,
-                verbose=verbose,
-                **options,
+                seed=self.options.seed,
+                verbose=self.options.verbose,
+                **extra,
             )
         except (ValueError, RuntimeError, OSError) as err:
             raise ModelLoadError(str(self.path), f"llama.cpp refused it: {err}") from err
@@ -351,21 +374,14 @@ def grammar_text(
         raise ConfigError(f"cannot turn the JSON schema into a grammar: {err}") from err
 
 
-_ENGINES: dict[tuple[Any, ...], LlamaCppEngine] = {}
+_ENGINES: dict[tuple[str, ContextOptions], LlamaCppEngine] = {}
 _ENGINES_LOCK = threading.Lock()
 
 
-def get_engine(
-    path: str | Path,
-    *,
-    n_ctx: int = 4096,
-    n_threads: int = 1,
-    n_batch: int = 512,
-    seed: int = DEFAULT_SAMPLING.seed,
-    embedding: bool = False,
-    verbose: bool = False,
-) -> LlamaCppEngine:
-    """The shared engine for this file and context settings, loaded on first use.
+def get_engine(path: str | Path, **options: Any) -> LlamaCppEngine:
+    """The shared engine for this file and context settings (:class:`ContextOptions`:
+    ``n_ctx``, ``n_threads``, ``n_batch``, ``seed``, ``embedding``, ``verbose``), loaded on
+    first use.
 
     Every setting that shapes the context is part of the key: the same file with another
     ``n_ctx``, thread count, batch size, seed or embedding mode is another engine.
@@ -377,14 +393,11 @@ def get_engine(
         True
     """
     resolved = Path(path).expanduser().resolve()
-    key = (str(resolved), n_ctx, n_threads, n_batch, seed, embedding, verbose)
+    key = (str(resolved), ContextOptions(**options))
     with _ENGINES_LOCK:
         engine = _ENGINES.get(key)
         if engine is None:
-            engine = LlamaCppEngine(
-                resolved, n_ctx=n_ctx, n_threads=n_threads, n_batch=n_batch, seed=seed,
-                embedding=embedding, verbose=verbose,
-            )
+            engine = LlamaCppEngine(resolved, **options)
             _ENGINES[key] = engine
         return engine
 

@@ -7,7 +7,7 @@ from dataclasses import fields
 import pytest
 
 from localchain.models import LlamaCppChat, LlamaCppLLM
-from localchain.models.engine import get_engine
+from localchain.models.engine import ContextOptions, get_engine
 from localchain.sampling import DEFAULT_SAMPLING, SamplingParams
 from localchain.settings import Settings
 
@@ -25,6 +25,9 @@ def test_every_context_setting_is_part_of_the_engine_key(chat: LlamaCppChat) -> 
     assert other_seed is not chat.engine
     assert get_engine(chat.engine.path, **{**base, "seed": chat.seed + 1}) is other_seed
     other_seed.close()
+    assert chat.engine.options == ContextOptions(**base)
+    with pytest.raises(TypeError, match="n_gpu"):
+        get_engine(chat.engine.path, n_gpu=1)
 
 
 def test_sampling_defaults_are_written_once() -> None:
