@@ -34,6 +34,7 @@ from langchain_core.callbacks import Callbacks
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langchain_core.tools import BaseTool
+
 from localchain.agents.grammar import (
     InputGrammar,
     InputView,
@@ -45,7 +46,6 @@ from localchain.agents.grammar import (
 )
 from localchain.agents.parser import ParsedStep, parse_step, strip_wrapping
 from localchain.agents.prompt import ReActPrompt
-
 from localchain.errors import ConfigError, StepParseError
 from localchain.models.capabilities import capabilities, with_max_tokens
 

@@ -35,6 +35,8 @@ from langchain_core.prompts import BasePromptTemplate
 from langchain_core.runnables import RunnableConfig, RunnableSerializable
 from langchain_core.runnables.utils import AddableDict
 from langchain_core.tools import BaseTool
+from pydantic import ConfigDict, Field, PrivateAttr, field_validator
+
 from localchain.agents.decoding import OutOfTime, StepContext, StepDecoder, StepLimits, make_decoder
 from localchain.agents.guards import FORCE_NOTICES, GuardSettings, LoopGuard
 from localchain.agents.prompt import ReActPrompt, fence_observation, format_step, plain_history
@@ -47,10 +49,8 @@ from localchain.agents.result import (
 )
 from localchain.agents.tool_call import call_tool
 from localchain.agents.trace import TracePrinter
-from localchain.memory import Memory
-from pydantic import ConfigDict, Field, PrivateAttr, field_validator
-
 from localchain.errors import ChainInputError, ConfigError, ContextOverflowError
+from localchain.memory import Memory
 
 __all__ = ["ReActAgent"]
 

@@ -41,6 +41,7 @@ from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 
 from localchain.errors import ConfigError
+
 # gbnf_literal is the core's; it stays in __all__ here, where it was first published.
 from localchain.grammars import gbnf_literal, json_schema_grammar, rename_rule
 

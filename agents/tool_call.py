@@ -23,8 +23,8 @@ from typing import Any, NamedTuple
 from langchain_core.callbacks import Callbacks
 from langchain_core.messages import ToolMessage
 from langchain_core.tools import BaseTool
-from localchain.agents.grammar import single_text_argument
 
+from localchain.agents.grammar import single_text_argument
 from localchain.errors import ToolCallError
 
 __all__ = ["ToolOutcome", "call_tool", "tool_arguments"]

@@ -30,9 +30,9 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
 from localchain.errors import ContextOverflowError
-from localchain.models.capabilities import Capabilities, capabilities
 from localchain.memory import InMemorySessionStore, Memory, SessionStore, WindowMemory
 from localchain.memory.summary import SummaryMemory
+from localchain.models.capabilities import Capabilities, capabilities
 
 __all__ = ["DEFAULT_SYSTEM_PROMPT", "Chatbot", "Turn", "new_session_id"]
 

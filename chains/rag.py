@@ -45,10 +45,10 @@ from langchain_core.runnables import (
     RunnablePassthrough,
 )
 from langchain_core.runnables.utils import AddableDict
-from localchain.chains.citations import CitationChecker, citation_grammar
-from localchain.memory import format_transcript
 
+from localchain.chains.citations import CitationChecker, citation_grammar
 from localchain.errors import ChainInputError
+from localchain.memory import format_transcript
 from localchain.models.capabilities import capabilities
 
 __all__ = [

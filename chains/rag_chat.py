@@ -26,6 +26,7 @@ from langchain_core.documents import Document
 from langchain_core.language_models import BaseChatModel, BaseLanguageModel
 from langchain_core.runnables import Runnable, RunnableConfig, RunnableGenerator
 from langchain_core.runnables.utils import AddableDict
+
 from localchain.chains.chat import Chatbot, Turn
 from localchain.chains.rag import rag_chain, rag_input
 from localchain.memory import BufferMemory, Memory

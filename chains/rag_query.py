@@ -34,11 +34,11 @@ from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.retrievers import BaseRetriever
 from langchain_core.runnables import Runnable, RunnableLambda
-from localchain.chains.rag import supports_grammar
-from localchain.retrievers.hybrid import reciprocal_rank_fusion
 from pydantic import ConfigDict, Field, model_validator
 
+from localchain.chains.rag import supports_grammar
 from localchain.errors import ChainInputError
+from localchain.retrievers.hybrid import reciprocal_rank_fusion
 from localchain.text import book_tokenize
 
 __all__ = [

@@ -27,9 +27,9 @@ from langchain_core.embeddings import Embeddings
 from langchain_core.language_models import BaseLanguageModel
 from langchain_core.retrievers import BaseRetriever
 from langchain_core.runnables import Runnable, RunnableLambda
-from localchain.chains.rag_query import _generate, _question
 from pydantic import ConfigDict, Field, model_validator
 
+from localchain.chains.rag_query import _generate, _question
 from localchain.errors import RouteError
 from localchain.grammars import gbnf_literal
 

@@ -21,12 +21,12 @@ import json
 from pathlib import Path
 
 from langchain_core.language_models import BaseChatModel
-from localchain.evals.harness import EvalSettings, evaluate_rag
-from localchain.evals.judge import ConstrainedJudge, as_judge
-from localchain.evals.results import JudgeUsage, NotScorable
 from pydantic import BaseModel, Field
 
 from localchain.errors import EvalDatasetError
+from localchain.evals.harness import EvalSettings, evaluate_rag
+from localchain.evals.judge import ConstrainedJudge, as_judge
+from localchain.evals.results import JudgeUsage, NotScorable
 
 __all__ = [
     "CALIBRATION_SET",

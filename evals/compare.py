@@ -17,8 +17,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from localchain.evals.results import EvalResult
 from pydantic import BaseModel, Field
+
+from localchain.evals.results import EvalResult
 
 __all__ = ["Comparison", "MetricDelta", "compare_runs", "load_baseline"]
 

@@ -30,6 +30,11 @@ from typing import Any
 
 from langchain_core.embeddings import Embeddings
 from langchain_core.language_models import BaseChatModel
+from pydantic import BaseModel, Field
+from ragas.embeddings.base import BaseRagasEmbedding
+from tqdm.auto import tqdm
+
+from localchain.errors import ContextOverflowError, EvalDatasetError, JudgeOutputError
 from localchain.evals.dataset import DatasetSource, EvalSample, load_dataset
 from localchain.evals.judge import ConstrainedJudge, as_judge, judge_trace
 from localchain.evals.metrics import (
@@ -51,11 +56,6 @@ from localchain.evals.results import (
     summarize,
 )
 from localchain.evals.targets import Target, TargetOutput, arun_target, target_name
-from pydantic import BaseModel, Field
-from ragas.embeddings.base import BaseRagasEmbedding
-from tqdm.auto import tqdm
-
-from localchain.errors import ContextOverflowError, EvalDatasetError, JudgeOutputError
 
 __all__ = ["EvalSettings", "aevaluate_rag", "evaluate_rag", "package_versions"]
 

@@ -43,11 +43,11 @@ from contextvars import ContextVar
 from typing import Any, TypeVar
 
 from langchain_core.language_models import BaseChatModel
-from localchain.evals.results import JudgeUsage
 from pydantic import BaseModel, ValidationError
 from ragas.llms.base import InstructorBaseRagasLLM
 
 from localchain.errors import ConfigError, JudgeOutputError
+from localchain.evals.results import JudgeUsage
 from localchain.grammars import json_schema_grammar
 from localchain.models.capabilities import capabilities
 

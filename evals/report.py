@@ -20,11 +20,12 @@ import io
 import json
 from pathlib import Path
 
-from localchain.evals.compare import Comparison
-from localchain.evals.results import EvalResult, MetricSummary, SampleResult
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
+
+from localchain.evals.compare import Comparison
+from localchain.evals.results import EvalResult, MetricSummary, SampleResult
 
 __all__ = ["render_html", "score_plot", "write_html", "write_reports"]
 

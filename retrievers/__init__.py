@@ -20,7 +20,6 @@ Example:
 
 from localchain.retrievers.bm25 import ENGLISH_STOP_WORDS, BM25Retriever, book_tokenize
 from localchain.retrievers.chunker_spec import ChunkerSpec
-from localchain.retrievers.cohere_api import CohereEmbeddings, CohereReranker
 from localchain.retrievers.chunking import (
     ChunkDiff,
     Chunker,
@@ -35,6 +34,7 @@ from localchain.retrievers.chunking import (
     simple_tokenize,
     token_counter,
 )
+from localchain.retrievers.cohere_api import CohereEmbeddings, CohereReranker
 from localchain.retrievers.dense import (
     MINILM_RELEVANCE_THRESHOLD,
     DenseRetriever,

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from pydantic import BaseModel
+
 from localchain.retrievers.chunking import (
     Chunker,
     ParagraphChunker,
@@ -26,7 +28,6 @@ from localchain.retrievers.chunking import (
     SeparatorChunker,
     TokenChunker,
 )
-from pydantic import BaseModel
 
 __all__ = ["CHUNKERS", "ChunkerKind", "ChunkerSpec"]
 

@@ -35,7 +35,6 @@ from typing import Any, Literal
 
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
-from localchain.retrievers.rerank import Reranker
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from localchain.errors import (
@@ -45,6 +44,7 @@ from localchain.errors import (
     EmptyQueryError,
     MissingDependencyError,
 )
+from localchain.retrievers.rerank import Reranker
 
 __all__ = ["COHERE_DIMENSIONS", "CohereEmbeddings", "CohereReranker"]
 

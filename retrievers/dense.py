@@ -31,10 +31,10 @@ from typing import Any
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
-from localchain.retrievers.faiss_store import FaissStore, MetadataFilter
 from pydantic import ConfigDict, Field
 
 from localchain.errors import EmptyQueryError
+from localchain.retrievers.faiss_store import FaissStore, MetadataFilter
 
 __all__ = ["MINILM_RELEVANCE_THRESHOLD", "DenseRetriever", "default_threshold"]
 

@@ -41,11 +41,11 @@ import faiss
 import numpy as np
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
-from localchain.retrievers.faiss_store import FaissSettings, FaissStore
 from pydantic import ValidationError
 
 from localchain.errors import IndexFormatError
 from localchain.files import read_versioned_json, write_atomic
+from localchain.retrievers.faiss_store import FaissSettings, FaissStore
 
 __all__ = ["from_langchain", "load_faiss_store", "save_faiss_store", "to_langchain"]
 

@@ -38,6 +38,8 @@ import numpy as np
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 from langchain_core.vectorstores import VectorStore
+
+from localchain.errors import EmbeddingMismatchError, EmptyCorpusError
 from localchain.retrievers.chunking import chunk_id
 from localchain.retrievers.embeddings import embed_matrix, embedding_identity
 from localchain.retrievers.faiss_index import (
@@ -47,8 +49,6 @@ from localchain.retrievers.faiss_index import (
     matches_filter,
     search_parameters,
 )
-
-from localchain.errors import EmbeddingMismatchError, EmptyCorpusError
 
 __all__ = ["FaissSettings", "FaissStore", "MetadataFilter", "matches_filter"]  # re-exported
 

@@ -29,11 +29,11 @@ import warnings
 from pathlib import Path
 
 from langchain_core.embeddings import Embeddings
-from localchain.retrievers.embeddings import EmbeddingTruncationWarning
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from localchain.errors import EmptyQueryError, ModelNotFoundError
 from localchain.models.engine import LlamaCppEngine, get_engine
+from localchain.retrievers.embeddings import EmbeddingTruncationWarning
 
 __all__ = ["LlamaCppEmbeddings"]
 

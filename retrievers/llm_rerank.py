@@ -28,11 +28,11 @@ from typing import Any, Literal
 
 from langchain_core.documents import Document
 from langchain_core.language_models import BaseChatModel
-from localchain.retrievers.rerank import Reranker
 from pydantic import Field, PrivateAttr
 
 from localchain.errors import BackendResponseError, ConfigError
 from localchain.models.capabilities import capabilities
+from localchain.retrievers.rerank import Reranker
 
 __all__ = ["SCORE_GRAMMAR", "YES_NO_GRAMMAR", "LLMReranker"]
 

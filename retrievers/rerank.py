@@ -37,10 +37,10 @@ from typing import Any
 from langchain_core.callbacks import CallbackManagerForRetrieverRun, Callbacks
 from langchain_core.documents import BaseDocumentCompressor, Document
 from langchain_core.retrievers import BaseRetriever
-from localchain.retrievers.hybrid import invoke_with_k
 from pydantic import ConfigDict, Field, PrivateAttr
 
 from localchain.errors import EmptyQueryError, MissingDependencyError, ModelNotFoundError
+from localchain.retrievers.hybrid import invoke_with_k
 
 __all__ = ["CrossEncoderReranker", "RerankRetriever", "Reranker", "resolve_reranker"]
 

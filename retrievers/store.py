@@ -38,6 +38,10 @@ from typing import Any, Literal
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 from langchain_core.retrievers import BaseRetriever
+from pydantic import BaseModel, Field
+
+from localchain.errors import EmptyCorpusError
+from localchain.files import write_atomic
 from localchain.retrievers.bm25 import BM25Retriever
 from localchain.retrievers.chunker_spec import ChunkerSpec
 from localchain.retrievers.chunking import Chunker, SentenceWindowChunker, diff_chunks
@@ -59,10 +63,6 @@ from localchain.retrievers.store_manifest import (
     read_manifest,
     writer_lock,
 )
-from pydantic import BaseModel, Field
-
-from localchain.errors import EmptyCorpusError
-from localchain.files import write_atomic
 
 __all__ = ["Index", "IndexReport", "Mode", "StoreManifest", "open_retriever"]
 

@@ -17,12 +17,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Literal
 
-from localchain.retrievers.chunker_spec import ChunkerSpec
-from localchain.retrievers.faiss_index import FaissSettings
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from localchain.errors import IndexFormatError
 from localchain.files import read_versioned_json
+from localchain.retrievers.chunker_spec import ChunkerSpec
+from localchain.retrievers.faiss_index import FaissSettings
 
 try:  # POSIX; elsewhere concurrent writers are not serialised
     import fcntl

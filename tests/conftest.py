@@ -11,10 +11,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from model_settings import TEST_CTX, free_port
 
 from localchain.models import LlamaCppChat, embedded_model_path
-
-from model_settings import TEST_CTX, free_port
 
 
 @pytest.fixture(autouse=True)

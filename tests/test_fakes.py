@@ -7,10 +7,10 @@ import doctest
 
 import fakes
 import pytest
-from langchain_core.messages import HumanMessage, SystemMessage
-from localchain.models.capabilities import Capabilities, capabilities
-
 from fakes import ScriptedChat, word_count
+from langchain_core.messages import HumanMessage, SystemMessage
+
+from localchain.models.capabilities import Capabilities, capabilities
 
 
 def test_docstring_examples() -> None:

@@ -63,12 +63,13 @@ def test_docstring_examples_run() -> None:
 def test_json_schema_grammar_keeps_raw_control_characters_out_of_strings(chat) -> None:
     """llama-cpp-python's converter allows a raw newline inside a JSON string, which no
     JSON parser accepts; every JSON-schema grammar localchain builds leaves it out."""
+    from langchain_core.tools import tool
+    from pydantic import BaseModel
+
     from localchain.agents.grammar import json_arguments_grammar
     from localchain.evals.judge import judge_grammar
     from localchain.grammars import JSON_STRING_CHAR, json_schema_grammar
     from localchain.models.engine import grammar_text
-    from langchain_core.tools import tool
-    from pydantic import BaseModel
 
     class Person(BaseModel):
         name: str

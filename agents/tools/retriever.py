@@ -30,8 +30,9 @@ from langchain_core.callbacks import AsyncCallbackManagerForToolRun, CallbackMan
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from langchain_core.tools import BaseTool, ToolException
-from localchain.agents.grammar import InputView, search_input_grammar
 from pydantic import BaseModel, Field
+
+from localchain.agents.grammar import InputView, search_input_grammar
 
 __all__ = ["RetrieverInput", "RetrieverTool", "format_passages", "retriever_tool"]
 

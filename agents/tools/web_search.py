@@ -29,8 +29,9 @@ from langchain_core.callbacks import CallbackManagerForToolRun, Callbacks
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from langchain_core.tools import BaseTool, ToolException
-from localchain.agents.grammar import InputView, search_input_grammar
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from localchain.agents.grammar import InputView, search_input_grammar
 
 __all__ = [
     "DuckDuckGoSearchWrapper",

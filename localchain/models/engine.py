@@ -14,7 +14,6 @@ the whole history. :attr:`GenerationStats.cached_tokens` reports how many were r
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 import warnings

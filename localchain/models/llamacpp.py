@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import fields, replace
 from collections.abc import AsyncIterator, Iterator, Sequence
+from dataclasses import fields, replace
 from operator import itemgetter
 from typing import Any
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from agent_fakes import action, broken, convert, final, slow_echo
+from fakes import ScriptedChat
 from langchain_core.agents import AgentAction
 from langchain_core.messages import AIMessage, HumanMessage
 from langchain_core.tools import tool
@@ -15,9 +17,6 @@ from localchain.agents import AgentResult, ReActAgent, ReActPrompt, ReActStep
 from localchain.agents.tools import Calculator
 from localchain.errors import ChainInputError, ConfigError
 from localchain.memory import WindowMemory
-
-from agent_fakes import action, broken, convert, final, slow_echo
-from fakes import ScriptedChat
 
 
 def make(replies: list[str], **options: object) -> tuple[ReActAgent, ScriptedChat]:

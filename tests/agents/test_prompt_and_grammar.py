@@ -7,9 +7,9 @@ import json
 from pathlib import Path
 
 import pytest
-from pydantic import ValidationError
 from langchain_core.messages import AIMessage, HumanMessage
 from langchain_core.tools import BaseTool, tool
+from pydantic import ValidationError
 
 from localchain.agents.decoding import GrammarDecoder, StepContext, StepLimits
 from localchain.agents.grammar import (

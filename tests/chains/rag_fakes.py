@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from fakes import ScriptedChat
 from langchain_core.documents import Document
 from langchain_core.runnables import RunnableLambda
-
-from fakes import ScriptedChat
 
 FILMS = [
     Document(

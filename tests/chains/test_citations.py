@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import doctest
 
-import localchain.chains.citations
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+import localchain.chains.citations
 from localchain.chains.citations import (
     CitationChecker,
     citation_grammar,

@@ -6,10 +6,10 @@ import pytest
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.messages import BaseMessage
 from langchain_core.runnables import RunnableLambda
+from model_settings import TEST_CTX
 
 from localchain import ChainInputError, LlamaCppLLM
 from localchain.chains import prompt_chain, strip_text
-from model_settings import TEST_CTX
 
 CAPITAL = "What is the capital of {country}? Answer with one word."
 

@@ -7,18 +7,17 @@ import asyncio
 import doctest
 from typing import Any
 
-import localchain.chains.rag
 import pytest
+from fakes import ScriptedChat, word_count
 from langchain_core.documents import Document
 from langchain_core.runnables import RunnableLambda
-from localchain.chains import NO_ANSWER, rag_chain
-from localchain.retrievers import BM25Retriever
+from rag_fakes import FILMS, Recorder, fake, never_called, retriever
 
+import localchain.chains.rag
+from localchain.chains import NO_ANSWER, rag_chain
 from localchain.errors import ChainInputError
 from localchain.models.capabilities import Capabilities
-
-from fakes import ScriptedChat, word_count
-from rag_fakes import FILMS, Recorder, fake, never_called, retriever
+from localchain.retrievers import BM25Retriever
 
 
 def test_answer_with_a_valid_citation() -> None:

@@ -7,14 +7,14 @@ import asyncio
 import doctest
 from typing import Any
 
-import localchain.chains.rag_chat
 import pytest
 from langchain_core.runnables import RunnableLambda
+from rag_fakes import FILMS, Recorder, fake, retriever
+
+import localchain.chains.rag_chat
 from localchain.chains import RagChatbot, conversational_rag_chain
 from localchain.chains.rag_chat import format_sources_footer
 from localchain.memory import BufferMemory, InMemorySessionStore
-
-from rag_fakes import FILMS, Recorder, fake, retriever
 
 
 def test_conversational_rag_rewrites_with_history_and_remembers() -> None:

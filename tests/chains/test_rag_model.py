@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from langchain_core.runnables import RunnableLambda
+
 from localchain.chains import (
     NO_ANSWER,
     MultiHopRetriever,
@@ -24,10 +25,9 @@ from localchain.chains import (
     query_router,
     rag_chain,
 )
+from localchain.models import LlamaCppChat
 from localchain.retrievers import BM25Retriever, SeparatorChunker, load_documents
 from localchain.retrievers.store import Index, open_retriever
-
-from localchain.models import LlamaCppChat
 
 INTERSTELLAR = Path(__file__).resolve().parents[2] / "data" / "interstellar.txt"
 

@@ -6,13 +6,13 @@ from __future__ import annotations
 import doctest
 from typing import Any
 
-import localchain.chains.rag_query
 import pytest
 from langchain_core.runnables import RunnableLambda
+from rag_fakes import FILMS, fake
+
+import localchain.chains.rag_query
 from localchain.chains import MultiHopRetriever, MultiQueryRetriever, query_rewriter, sub_queries
 from localchain.retrievers import BM25Retriever
-
-from rag_fakes import FILMS, fake
 
 
 def test_query_rewriter_plain_and_with_history() -> None:

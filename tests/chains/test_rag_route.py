@@ -5,16 +5,15 @@ from __future__ import annotations
 
 import doctest
 
-import localchain.chains.rag_route
 import pytest
 from langchain_core.embeddings import Embeddings
 from langchain_core.runnables import RunnableLambda
-from localchain.chains import RouterRetriever, embedding_router, query_router
-from localchain.retrievers import BM25Retriever
-
-from localchain.errors import RouteError
-
 from rag_fakes import FILMS, fake
+
+import localchain.chains.rag_route
+from localchain.chains import RouterRetriever, embedding_router, query_router
+from localchain.errors import RouteError
+from localchain.retrievers import BM25Retriever
 
 
 def test_router_picks_a_named_route() -> None:

@@ -8,11 +8,11 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from fakes import ScriptedChat
 from langchain_core.embeddings import DeterministicFakeEmbedding
 from langchain_core.messages import BaseMessage
-from localchain.evals import ConstrainedJudge, RagasEmbeddings
 
-from fakes import ScriptedChat
+from localchain.evals import ConstrainedJudge, RagasEmbeddings
 
 # The Ragas prompts carry their output schema; its title says what answer is wanted.
 # Nested titles appear too, so the outer models are looked for first.

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from localchain.evals import evaluate_rag, write_reports
 from localchain.evals.report import BAR_COLOR
 

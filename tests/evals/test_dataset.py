@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
-from localchain.evals import load_dataset
 
 from localchain.errors import EvalDatasetError
+from localchain.evals import load_dataset
 
 ROWS = [
     {"question": "Who wrote Dune?", "ground_truth": "Frank Herbert", "relevant_ids": ["d1"]},

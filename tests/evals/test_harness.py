@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from langchain_core.documents import Document
 from langchain_core.runnables import RunnableLambda
-from localchain.evals import EvalResult, EvalSettings, NotScorableKind, evaluate_rag
 
 from localchain.errors import EvalDatasetError
+from localchain.evals import EvalResult, EvalSettings, NotScorableKind, evaluate_rag
 
 ROW = {"question": "Where is the Eiffel Tower?", "answer": "In Paris.",
        "contexts": ["The Eiffel Tower is in Paris."], "reference": "Paris, France."}
@@ -162,6 +162,7 @@ def test_runnables_async_functions_and_documents_are_targets() -> None:
 
 def test_the_colleague_rag_chain_output_is_read(scripted: Any) -> None:
     from langchain_core.language_models.fake_chat_models import FakeListChatModel
+
     from localchain.chains import rag_chain
     from localchain.retrievers import BM25Retriever
 

@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
-from localchain.evals import ConstrainedJudge, as_judge, judge_schema, judge_trace
-from localchain.evals.judge import judge_grammar
 from pydantic import BaseModel, Field
 from ragas.llms.base import InstructorBaseRagasLLM
 from ragas.metrics.collections.faithfulness.util import NLIStatementOutput, StatementGeneratorOutput
 
 from localchain.errors import ConfigError, JudgeOutputError
+from localchain.evals import ConstrainedJudge, as_judge, judge_schema, judge_trace
+from localchain.evals.judge import judge_grammar
 
 
 class Verdict(BaseModel):

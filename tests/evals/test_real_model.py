@@ -12,9 +12,9 @@ import math
 from pathlib import Path
 
 import pytest
-from localchain.evals import ConstrainedJudge, EvalSettings, calibrate, evaluate_rag
 
 from localchain.cli import main
+from localchain.evals import ConstrainedJudge, EvalSettings, calibrate, evaluate_rag
 from localchain.models import LlamaCppChat
 
 pytestmark = pytest.mark.slow

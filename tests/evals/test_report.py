@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from localchain.cli import main
 from localchain.evals import (
     EvalResult,
     compare_runs,
@@ -16,8 +18,6 @@ from localchain.evals import (
     write_reports,
 )
 from localchain.evals.results import MetricSummary
-
-from localchain.cli import main
 
 ROWS = [
     {"id": "q1", "question": "Where is <b>Paris</b>?", "answer": "In France.",

@@ -5,11 +5,10 @@ from __future__ import annotations
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 from langchain_core.prompts import ChatPromptTemplate
+from model_settings import TEST_CTX
 
 from localchain.errors import ConfigError, ContextOverflowError
 from localchain.models import LlamaCppChat
-
-from model_settings import TEST_CTX
 
 FRANCE = "What is the capital of France? Answer with one word."
 

@@ -7,9 +7,8 @@ import threading
 import time
 
 import pytest
-from pydantic import BaseModel
-
 from model_settings import free_port
+from pydantic import BaseModel
 
 from localchain import load_chat_model
 from localchain.errors import BackendConnectionError

@@ -8,7 +8,12 @@ import pytest
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
 from localchain import load_chat_model, load_llm
-from localchain.errors import ConfigError, MissingDependencyError, ModelLoadError, ModelNotFoundError
+from localchain.errors import (
+    ConfigError,
+    MissingDependencyError,
+    ModelLoadError,
+    ModelNotFoundError,
+)
 from localchain.models import LlamaCppChat, LlamaCppLLM, OpenAICompatibleChat, register_backend
 from localchain.models.registry import backends
 

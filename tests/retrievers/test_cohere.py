@@ -9,9 +9,6 @@ import types
 
 import pytest
 from langchain_core.documents import Document
-from localchain.retrievers.cohere_api import CohereEmbeddings, CohereReranker
-from localchain.retrievers.embeddings import embedding_identity
-from localchain.retrievers.faiss_store import FaissStore
 from pydantic import BaseModel, Field
 
 from localchain.errors import (
@@ -20,6 +17,9 @@ from localchain.errors import (
     ConfigError,
     MissingDependencyError,
 )
+from localchain.retrievers.cohere_api import CohereEmbeddings, CohereReranker
+from localchain.retrievers.embeddings import embedding_identity
+from localchain.retrievers.faiss_store import FaissStore
 
 # Shapes of Cohere's v2 /embed and /rerank answers (ids and vectors shortened).
 RECORDED_EMBED = json.loads("""{

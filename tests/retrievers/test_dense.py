@@ -5,6 +5,7 @@ from __future__ import annotations
 import warnings
 
 import pytest
+
 from localchain.retrievers.dense import (
     MINILM_RELEVANCE_THRESHOLD,
     DenseRetriever,

@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
+
+from localchain.errors import EmptyQueryError, ModelNotFoundError
 from localchain.retrievers.embeddings import (
     DEFAULT_EMBEDDING_MODEL,
     EmbeddingTruncationWarning,
@@ -20,8 +22,6 @@ from localchain.retrievers.embeddings import (
     embedding_identity,
 )
 from localchain.retrievers.faiss_store import FaissStore
-
-from localchain.errors import EmptyQueryError, ModelNotFoundError
 
 
 def test_construction_is_cheap_and_loading_lazy() -> None:

@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
+
+from localchain.errors import EmbeddingMismatchError, EmptyCorpusError, IndexFormatError
 from localchain.retrievers.faiss_io import (
     from_langchain,
     load_faiss_store,
@@ -18,8 +20,6 @@ from localchain.retrievers.faiss_io import (
     to_langchain,
 )
 from localchain.retrievers.faiss_store import FaissSettings, FaissStore, matches_filter
-
-from localchain.errors import EmbeddingMismatchError, EmptyCorpusError, IndexFormatError
 
 BOOK_QUERY = "how precise was the science"
 

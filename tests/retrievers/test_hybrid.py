@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from langchain_core.documents import Document
+
 from localchain.retrievers.bm25 import BM25Retriever
 from localchain.retrievers.dense import MINILM_RELEVANCE_THRESHOLD, DenseRetriever
 from localchain.retrievers.hybrid import HybridRetriever, reciprocal_rank_fusion

@@ -5,10 +5,10 @@ from __future__ import annotations
 import math
 
 import pytest
-from localchain.retrievers.embeddings import EmbeddingTruncationWarning, embedding_identity
-from localchain.retrievers.llamacpp_embeddings import LlamaCppEmbeddings
 
 from localchain.errors import EmptyQueryError, ModelNotFoundError
+from localchain.retrievers.embeddings import EmbeddingTruncationWarning, embedding_identity
+from localchain.retrievers.llamacpp_embeddings import LlamaCppEmbeddings
 
 
 @pytest.fixture(scope="module")

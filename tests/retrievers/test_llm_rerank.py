@@ -4,16 +4,15 @@ book's query "how precise was the science" (the table in docs/retrievers.md, "Re
 from __future__ import annotations
 
 import pytest
+from fakes import ScriptedChat
+
+from localchain.errors import BackendResponseError, ConfigError
+from localchain.models.capabilities import Capabilities
 from localchain.retrievers.bm25 import BM25Retriever
 from localchain.retrievers.dense import DenseRetriever
 from localchain.retrievers.hybrid import HybridRetriever
 from localchain.retrievers.llm_rerank import LLMReranker
 from localchain.retrievers.rerank import RerankRetriever
-
-from localchain.errors import BackendResponseError, ConfigError
-from localchain.models.capabilities import Capabilities
-
-from fakes import ScriptedChat
 
 BOOK_QUERY = "how precise was the science"
 

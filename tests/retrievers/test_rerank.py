@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 from langchain_core.documents import Document
+
+from localchain.errors import ModelNotFoundError
 from localchain.retrievers.bm25 import BM25Retriever
 from localchain.retrievers.cohere_api import CohereReranker
 from localchain.retrievers.llm_rerank import LLMReranker
@@ -18,8 +20,6 @@ from localchain.retrievers.rerank import (
     RerankRetriever,
     resolve_reranker,
 )
-
-from localchain.errors import ModelNotFoundError
 
 BOOK_QUERY = "how precise was the science"
 

@@ -9,12 +9,12 @@ from collections.abc import Callable
 import pytest
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
+
+from localchain.errors import EmptyQueryError
 from localchain.retrievers.bm25 import BM25Retriever
 from localchain.retrievers.dense import DenseRetriever
 from localchain.retrievers.hybrid import HybridRetriever
 from localchain.retrievers.rerank import Reranker, RerankRetriever
-
-from localchain.errors import EmptyQueryError
 
 QUERY = "how precise was the science"
 

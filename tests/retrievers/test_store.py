@@ -9,13 +9,6 @@ from pathlib import Path
 
 import pytest
 from langchain_core.embeddings import Embeddings
-from localchain.retrievers.chunker_spec import ChunkerSpec
-from localchain.retrievers.chunking import SeparatorChunker, TokenChunker
-from localchain.retrievers.faiss_store import FaissSettings
-from localchain.retrievers.hybrid import HybridRetriever
-from localchain.retrievers.loaders import SkippedFilesWarning
-from localchain.retrievers.rerank import Reranker, RerankRetriever
-from localchain.retrievers.store import Index, open_retriever
 
 from localchain.errors import (
     DocumentLoadError,
@@ -23,6 +16,13 @@ from localchain.errors import (
     EmptyCorpusError,
     IndexFormatError,
 )
+from localchain.retrievers.chunker_spec import ChunkerSpec
+from localchain.retrievers.chunking import SeparatorChunker, TokenChunker
+from localchain.retrievers.faiss_store import FaissSettings
+from localchain.retrievers.hybrid import HybridRetriever
+from localchain.retrievers.loaders import SkippedFilesWarning
+from localchain.retrievers.rerank import Reranker, RerankRetriever
+from localchain.retrievers.store import Index, open_retriever
 
 INTERSTELLAR = Path(__file__).resolve().parents[2] / "data" / "interstellar.txt"
 BOOK_QUERY = "how precise was the science"
