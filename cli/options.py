@@ -29,6 +29,7 @@ __all__ = [
     "ModelOpt",
     "ModelOptions",
     "NCtxOpt",
+    "NoThresholdOpt",
     "QuestionArg",
     "SeedOpt",
     "StoreOpt",
@@ -72,6 +73,9 @@ StoreOpt = Annotated[Path, typer.Option("--store", help="Store folder from `loca
 ThresholdOpt = Annotated[
     float | None,
     typer.Option("--threshold", help="Dense cosine cut-off (default: measured per model)."),
+]
+NoThresholdOpt = Annotated[
+    bool, typer.Option("--no-threshold", help="Use the k nearest, however far.")
 ]
 
 

@@ -21,6 +21,7 @@ from localchain.chains.rag_chat import format_sources_footer
 from localchain.cli.options import (
     JsonOpt,
     ModelOptions,
+    NoThresholdOpt,
     QuestionArg,
     StoreOpt,
     ThresholdOpt,
@@ -73,9 +74,7 @@ def ask(
     mode: ModeOpt = ModeChoice.hybrid,
     k: Annotated[int, typer.Option("-k", "--k", min=1, help="Sources to retrieve.")] = 5,
     threshold: ThresholdOpt = None,
-    no_threshold: Annotated[
-        bool, typer.Option("--no-threshold", help="Use the k nearest sources, however far.")
-    ] = False,
+    no_threshold: NoThresholdOpt = False,
     verify: Annotated[
         bool,
         typer.Option(

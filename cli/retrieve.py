@@ -14,6 +14,7 @@ from localchain.cli.options import (
     JsonOpt,
     ModelOpt,
     NCtxOpt,
+    NoThresholdOpt,
     StoreOpt,
     ThresholdOpt,
     read_question,
@@ -56,9 +57,7 @@ def retrieve(
     mode: ModeOpt = ModeChoice.hybrid,
     k: Annotated[int, typer.Option("-k", "--k", min=1, help="Hits to return.")] = 5,
     threshold: ThresholdOpt = None,
-    no_threshold: Annotated[
-        bool, typer.Option("--no-threshold", help="Return the k nearest, however far.")
-    ] = False,
+    no_threshold: NoThresholdOpt = False,
     reranker: Annotated[
         str,
         typer.Option("--reranker", help="For --mode rerank: llm, cohere or cross-encoder:PATH."),
