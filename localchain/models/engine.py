@@ -14,10 +14,11 @@ the whole history. :attr:`GenerationStats.cached_tokens` reports how many were r
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,13 @@ __all__ = [
     "unload_engines",
 ]
 # SamplingParams lives in localchain.sampling; it is imported here for existing callers.
+
+
+@dataclass(frozen=True)
+class _Failed:
+    """An error raised while generating on the worker thread, for the reader to raise."""
+
+    error: BaseException
 
 
 @dataclass(frozen=True)
@@ -172,7 +180,10 @@ class LlamaCppEngine:
 
     def tokenize(self, text: str, *, add_bos: bool) -> list[int]:
         """Tokens of ``text``; special tokens such as ``<|im_start|>`` are recognised."""
-        return self.llama.tokenize(text.encode("utf-8"), add_bos=add_bos, special=True)
+        # Undecodable input bytes reach Python as lone surrogates (stdin, argv); they have
+        # no UTF-8 form, so they become U+FFFD instead of an encoding error.
+        data = text.encode("utf-8", errors="surrogatepass").decode("utf-8", errors="replace")
+        return self.llama.tokenize(data.encode("utf-8"), add_bos=add_bos, special=True)
 
     def embed(self, texts: list[str]) -> list[list[float]]:
         """Mean-pooled, normalized embeddings of ``texts`` (an engine loaded with
@@ -222,11 +233,35 @@ class LlamaCppEngine:
     ) -> Iterator[str | GenerationStats]:
         """Generate from prompt tokens: yields text pieces, then one GenerationStats.
 
-        Holds the lock from the first ``next()`` until the generator ends or is closed.
-        Raises ContextOverflowError (before touching llama.cpp) when the prompt leaves no
-        room for an answer.
+        Generation starts at the first ``next()`` and runs on a worker thread that holds the
+        lock only while it generates: a caller that stops reading does not hold the model
+        (the answer, at most ``max_tokens``, waits in a buffer), and closing the iterator
+        stops generation within a token. Raises ContextOverflowError (before touching
+        llama.cpp) when the prompt leaves no room for an answer.
         """
-        return self._generate(tokens, params, stop, grammar, stream=True)
+        self._check_fits(tokens, params)
+        pieces: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        cancel = threading.Event()
+        waited = time.perf_counter()
+
+        def produce() -> None:
+            try:
+                pieces.put(self._run(tokens, params, stop, grammar, pieces.put, cancel, waited))
+            except BaseException as err:  # handed to the reader, who raises it
+                pieces.put(_Failed(err))
+
+        worker = threading.Thread(target=produce, name="localchain-generate", daemon=True)
+        worker.start()
+        try:
+            while True:
+                item = pieces.get()
+                if isinstance(item, _Failed):
+                    raise item.error
+                yield item
+                if isinstance(item, GenerationStats):
+                    return
+        finally:
+            cancel.set()
 
     def complete(
         self,
@@ -237,29 +272,32 @@ class LlamaCppEngine:
         grammar: LlamaGrammar | None = None,
     ) -> tuple[str, GenerationStats]:
         """Generate the whole answer at once (no per-token Python work while sampling)."""
-        text, stats = "", None
-        for item in self._generate(tokens, params, stop, grammar, stream=False):
-            if isinstance(item, GenerationStats):
-                stats = item
-            else:
-                text += item
-        assert stats is not None
-        return text, stats
+        self._check_fits(tokens, params)
+        parts: list[str] = []
+        stats = self._run(
+            tokens, params, stop, grammar, parts.append, None, time.perf_counter(), stream=False
+        )
+        return "".join(parts), stats
 
-    def _generate(
+    def _check_fits(self, tokens: list[int], params: SamplingParams) -> None:
+        if len(tokens) >= self.n_ctx:
+            raise ContextOverflowError(
+                prompt_tokens=len(tokens), n_ctx=self.n_ctx, max_tokens=params.max_tokens
+            )
+
+    def _run(
         self,
         tokens: list[int],
         params: SamplingParams,
         stop: list[str] | None,
         grammar: LlamaGrammar | None,
+        emit: Callable[[str], None],
+        cancel: threading.Event | None,
+        waited: float,
         *,
-        stream: bool,
-    ) -> Iterator[str | GenerationStats]:
-        if len(tokens) >= self.n_ctx:
-            raise ContextOverflowError(
-                prompt_tokens=len(tokens), n_ctx=self.n_ctx, max_tokens=params.max_tokens
-            )
-        waited = time.perf_counter()
+        stream: bool = True,
+    ) -> GenerationStats:
+        """One generation under the lock; text goes to ``emit``, the stats are returned."""
         with self.lock:
             started = time.perf_counter()
             stats = GenerationStats(
@@ -275,7 +313,7 @@ class LlamaCppEngine:
                 if sampled == 0:
                     first_at = time.perf_counter()
                 sampled += 1
-                return False
+                return cancel is not None and cancel.is_set()
 
             result = self.llama.create_completion(
                 tokens,
@@ -295,7 +333,7 @@ class LlamaCppEngine:
                     for chunk in result:
                         choice = chunk["choices"][0]
                         if choice["text"]:
-                            yield choice["text"]
+                            emit(choice["text"])
                         if choice.get("finish_reason"):
                             stats.finish_reason = choice["finish_reason"]
                 finally:
@@ -304,7 +342,7 @@ class LlamaCppEngine:
                 choice = result["choices"][0]
                 stats.finish_reason = choice.get("finish_reason") or "stop"
                 if choice["text"]:
-                    yield choice["text"]
+                    emit(choice["text"])
             ended = time.perf_counter()
             first_at = first_at or ended
             # llama-cpp-python calls the criteria once per sampled token and once more
@@ -312,7 +350,7 @@ class LlamaCppEngine:
             stats.completion_tokens = max(sampled - 1, 0)
             stats.prompt_eval_s = first_at - started
             stats.generation_s = ended - first_at
-            yield stats
+            return stats
 
     def _cached_prefix(self, tokens: list[int]) -> int:
         n = 0

@@ -64,3 +64,40 @@ async def test_abandoned_stream_releases_the_lock(chat: LlamaCppChat) -> None:
     for _chunk in chat.stream("Write a long story about a dragon."):
         break
     assert _valid(chat.invoke(QUESTIONS[1]))
+
+
+def test_a_held_stream_does_not_block_other_callers(chat: LlamaCppChat) -> None:
+    """A stream whose reader stops after the first piece used to hold the model until it was
+    read to the end (forever, if never): now its answer waits in a buffer."""
+    import threading
+
+    expected = chat.invoke("Count from one to ten.").content
+    held = chat.stream("Count from one to ten.")
+    first = next(held)
+    done: list[str] = []
+    other = threading.Thread(target=lambda: done.append(chat.invoke("What is 2 + 2?").content))
+    other.start()
+    other.join(timeout=120)  # a bound on a hang, not a speed check
+    assert not other.is_alive() and done and done[0].strip()
+    # The held stream still gives its whole answer, the same as an unheld one.
+    rest = "".join(chunk.content for chunk in held)
+    assert first.content + rest == expected
+
+
+def test_closing_a_stream_stops_generation_within_a_token(chat: LlamaCppChat) -> None:
+    engine = chat.engine
+    tokens = chat._tokens(chat._convert_input("Write a long story about a dragon.").to_messages())
+    from localchain.sampling import SamplingParams
+
+    stream = engine.stream(tokens, SamplingParams(max_tokens=200))
+    next(stream)
+    stream.close()
+    # The lock is free again once the worker has seen the cancel (at its next token).
+    assert engine.lock.acquire(timeout=60)
+    try:
+        # What the context evaluated: the prompt and a few tokens, not the 200 asked for.
+        assert engine.llama.n_tokens <= len(tokens) + 4
+    finally:
+        engine.lock.release()
+    text, stats = engine.complete(tokens, SamplingParams(max_tokens=4))
+    assert stats.completion_tokens <= 4 and text

@@ -44,3 +44,11 @@ def test_an_engine_not_loaded_for_embeddings_refuses_to_embed(chat: LlamaCppChat
 
     with pytest.raises(ConfigError, match="embedding=True"):
         chat.engine.embed(["hello"])
+
+
+def test_undecodable_input_bytes_are_replaced_not_an_error(chat: LlamaCppChat) -> None:
+    """Bytes that are not UTF-8 arrive as lone surrogates (sys.stdin, argv)."""
+    broken = b"What is \xff 2 + 2?".decode("utf-8", errors="surrogateescape")
+    tokens = chat.engine.tokenize(broken, add_bos=False)
+    assert tokens == chat.engine.tokenize("What is \ufffd 2 + 2?", add_bos=False)
+    assert chat.invoke(broken, max_tokens=4).content.strip()
