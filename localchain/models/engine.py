@@ -15,6 +15,7 @@ the whole history. :attr:`GenerationStats.cached_tokens` reports how many were r
 from __future__ import annotations
 
 import queue
+import re
 import threading
 import time
 import warnings
@@ -41,6 +42,9 @@ __all__ = [
     "unload_engines",
 ]
 # SamplingParams lives in localchain.sampling; it is imported here for existing callers.
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -182,7 +186,7 @@ class LlamaCppEngine:
         """Tokens of ``text``; special tokens such as ``<|im_start|>`` are recognised."""
         # Undecodable input bytes reach Python as lone surrogates (stdin, argv); they have
         # no UTF-8 form, so they become U+FFFD instead of an encoding error.
-        data = text.encode("utf-8", errors="surrogatepass").decode("utf-8", errors="replace")
+        data = _LONE_SURROGATE.sub("\ufffd", text)
         return self.llama.tokenize(data.encode("utf-8"), add_bos=add_bos, special=True)
 
     def embed(self, texts: list[str]) -> list[list[float]]:
