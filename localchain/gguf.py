@@ -103,6 +103,28 @@ class GGUFInfo(BaseModel):
         """The Jinja chat template stored in the file, if any."""
         return self.metadata.get("tokenizer.chat_template")
 
+    def kv_cache_bytes(self, n_ctx: int) -> int | None:
+        """Bytes llama.cpp's KV cache takes for ``n_ctx`` tokens (16-bit keys and values),
+        from the layer and attention sizes in the metadata; None when they are missing.
+
+        Example:
+            >>> info = GGUFInfo(path="m.gguf", size_bytes=0, version=3, tensor_count=0,
+            ...     metadata={"general.architecture": "llama", "llama.block_count": 30,
+            ...               "llama.embedding_length": 576, "llama.attention.head_count": 9,
+            ...               "llama.attention.head_count_kv": 3})
+            >>> info.kv_cache_bytes(4096)   # 2 (K, V) x 30 layers x 3 heads x 64 x 2 bytes
+            94371840
+        """
+        arch = self.architecture
+        layers = self.metadata.get(f"{arch}.block_count")
+        width = self.metadata.get(f"{arch}.embedding_length")
+        heads = self.metadata.get(f"{arch}.attention.head_count")
+        if not (layers and width and heads):
+            return None
+        kv_heads = self.metadata.get(f"{arch}.attention.head_count_kv") or heads
+        head_dim = int(width) // int(heads)
+        return 2 * int(layers) * int(kv_heads) * head_dim * 2 * n_ctx
+
 
 class _Reader:
     def __init__(self, handle: BinaryIO, path: str, size: int) -> None:

@@ -12,8 +12,10 @@ Example:
 
 from __future__ import annotations
 
+import difflib
 import os
 import tomllib
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -29,9 +31,24 @@ from pydantic_settings import (
 from localchain.errors import ConfigError
 from localchain.sampling import DEFAULT_SAMPLING
 
-__all__ = ["Settings", "SettingSource", "config_files", "explain_settings", "load_settings"]
+__all__ = [
+    "Settings",
+    "SettingSource",
+    "UnknownSettingWarning",
+    "config_files",
+    "explain_settings",
+    "load_settings",
+]
 
 
+
+class UnknownSettingWarning(UserWarning):
+    """A config file names a key that is not a setting (a typo, usually); it is ignored.
+
+    Example:
+        >>> issubclass(UnknownSettingWarning, UserWarning)
+        True
+    """
 
 
 def config_files() -> list[Path]:
@@ -160,9 +177,18 @@ def _check_config_files() -> None:
         if not path.is_file():
             continue
         try:
-            tomllib.loads(path.read_text(encoding="utf-8"))
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
             raise ConfigError(f"config file is not valid TOML: {err}", source=str(path)) from None
+        for key in sorted(set(data) - set(Settings.model_fields)):
+            close = difflib.get_close_matches(key, list(Settings.model_fields), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            warnings.warn(
+                f"{path}: {key!r} is not a localchain setting and is ignored{hint}; the "
+                f"settings are: {', '.join(Settings.model_fields)}",
+                UnknownSettingWarning,
+                stacklevel=3,
+            )
 
 
 def explain_settings_sources(overrides: dict[str, Any] | None = None) -> dict[str, str]:

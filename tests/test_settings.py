@@ -76,3 +76,19 @@ def test_none_overrides_fall_through(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LOCALCHAIN_MAX_TOKENS", "77")
     assert load_settings(max_tokens=None).max_tokens == 77
     assert Settings(max_tokens=5).max_tokens == 5
+
+
+def test_an_unknown_key_in_a_config_file_warns(tmp_path: Path) -> None:
+    import warnings
+
+    from localchain.settings import UnknownSettingWarning
+
+    (tmp_path / "localchain.toml").write_text("n_ctxx = 1024\nmax_tokens = 64\n")
+    with pytest.warns(UnknownSettingWarning, match="'n_ctxx' is not a localchain setting") as seen:
+        settings = load_settings()
+    assert "did you mean 'n_ctx'?" in str(seen[0].message)
+    assert (settings.n_ctx, settings.max_tokens) == (4096, 64)  # ignored; the rest applies
+    (tmp_path / "localchain.toml").write_text("max_tokens = 64\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        load_settings()  # known keys only: no warning

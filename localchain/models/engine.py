@@ -47,6 +47,36 @@ __all__ = [
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
+def available_memory_bytes() -> int | None:
+    """Memory the system can still give a process (``MemAvailable``), None when unknown."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def _check_memory(info: GGUFInfo, n_ctx: int) -> None:
+    """Refuse a context the machine cannot hold, before llama.cpp tries to allocate it
+    (``n_ctx=999999999`` otherwise allocates gigabytes for many seconds, then fails)."""
+    kv = info.kv_cache_bytes(n_ctx)
+    free = available_memory_bytes()
+    if kv is None or free is None or kv + info.size_bytes <= free:
+        return
+    trained = f"; the model was trained with {info.context_length} tokens" if (
+        info.context_length
+    ) else ""
+    raise ConfigError(
+        f"n_ctx={n_ctx} needs about {kv / 2**30:,.1f} GiB for the KV cache (plus "
+        f"{info.size_bytes / 2**30:,.1f} GiB of weights), more than the "
+        f"{free / 2**30:,.1f} GiB of memory available{trained}. Lower n_ctx "
+        "(LOCALCHAIN_N_CTX)."
+    )
+
+
 @dataclass(frozen=True)
 class _Failed:
     """An error raised while generating on the worker thread, for the reader to raise."""
@@ -145,6 +175,7 @@ class LlamaCppEngine:
         self.embedding = embedding = self.options.embedding
         self.info: GGUFInfo = read_gguf_info(self.path)
         trained = self.info.context_length
+        _check_memory(self.info, n_ctx)
         if trained and n_ctx > trained:
             warnings.warn(
                 f"n_ctx={n_ctx} is larger than the {trained} tokens {self.path.name} was "

@@ -52,3 +52,11 @@ def test_undecodable_input_bytes_are_replaced_not_an_error(chat: LlamaCppChat) -
     tokens = chat.engine.tokenize(broken, add_bos=False)
     assert tokens == chat.engine.tokenize("What is \ufffd 2 + 2?", add_bos=False)
     assert chat.invoke(broken, max_tokens=4).content.strip()
+
+
+def test_a_context_the_machine_cannot_hold_is_refused_before_loading() -> None:
+    from localchain.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"n_ctx=999999999 needs about [\d,.]+ GiB") as err:
+        LlamaCppChat(n_ctx=999_999_999)
+    assert "trained with 8192 tokens" in str(err.value) and "LOCALCHAIN_N_CTX" in str(err.value)
