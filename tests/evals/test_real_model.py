@@ -2,7 +2,9 @@
 
 The 135M judge is slow on 2 cores (a Ragas prompt is ~400-750 tokens), so the sets are
 tiny and answer relevancy asks one question back; what is checked is that nothing is
-NaN, that every unscored sample says why, and that the judge's calls were counted.
+NaN, that every sample the judge scores today is scored (all of them, on every metric),
+that any unscored sample says why with a typed reason, and that the judge's calls were
+counted.
 """
 
 from __future__ import annotations
@@ -14,7 +16,13 @@ from pathlib import Path
 import pytest
 
 from localchain.cli import main
-from localchain.evals import ConstrainedJudge, EvalSettings, calibrate, evaluate_rag
+from localchain.evals import (
+    ConstrainedJudge,
+    EvalSettings,
+    NotScorableKind,
+    calibrate,
+    evaluate_rag,
+)
 from localchain.models import LlamaCppChat
 
 pytestmark = pytest.mark.slow
@@ -27,6 +35,8 @@ ROWS = [
      "contexts": [{"text": "Spiders are arachnids with eight legs.", "id": "c2"}],
      "relevant_ids": ["c9"]},
 ]
+# Every metric both samples are scored on with the 135M judge (greedy, so on every run).
+SCORED = ["faithfulness", "answer_relevancy", "recall@5", "MRR", "MAP", "nDCG@5"]
 
 
 @pytest.fixture(scope="module")
@@ -46,9 +56,17 @@ def test_tiny_dataset_on_the_real_judge_has_no_nan(real_judge: ConstrainedJudge)
             if score.value is not None:
                 assert math.isfinite(score.value)
             else:
+                assert isinstance(score.not_scorable.kind, NotScorableKind)
                 assert score.not_scorable.kind.value and score.not_scorable.detail
+    assert len(result.samples) == 2
+    for sample in result.samples:
+        unscored = {name: score.not_scorable for name, score in sample.scores.items()
+                    if score.value is None}  # fmt: skip
+        assert set(SCORED) <= set(sample.scores) and unscored == {}
     faith = result.summary["faithfulness"]
     assert faith.n_scored + faith.n_not_scorable == 2
+    for name in SCORED:
+        assert (result.summary[name].n_scored, result.summary[name].n_not_scorable) == (2, 0)
     assert result.summary["MRR"].mean == 0.5  # retrieval metrics need no judge
     usage = result.metadata.judge
     assert usage.calls >= 4 and usage.seconds > 0
@@ -63,6 +81,13 @@ def test_calibration_on_the_real_judge_reports_agreement(real_judge: Constrained
     assert report.judge_model == "SmolLM2-135M-Instruct.Q4_1"
     assert 0.0 <= report.accuracy <= 1.0 and set(report.per_class) == {"faithful", "unfaithful"}
     assert report.accuracy == sum(o.agrees for o in report.outcomes) / 2
+    # Both items get a verdict today; one without would have to say why.
+    for outcome in report.outcomes:
+        assert (outcome.predicted is None) == (outcome.not_scorable is not None)
+        if outcome.not_scorable is not None:
+            assert isinstance(outcome.not_scorable.kind, NotScorableKind)
+    assert [o.predicted is not None for o in report.outcomes] == [True, True]
+    assert report.n_not_scorable == 0
     assert report.judge.calls >= 2 and "agreement" in report.summary_line()
 
 
