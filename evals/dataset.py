@@ -1,6 +1,8 @@
 """Evaluation datasets: JSONL, JSON, CSV or a list of dicts, checked row by row.
 
-A row needs a ``question``. Optional: ``reference`` (or ``ground_truth``) - the reference
+Files are read as UTF-8; a byte-order mark makes them UTF-16 or UTF-32 instead (Excel and
+PowerShell write "Unicode" text as UTF-16 with a mark), and other encodings are refused with
+the byte and line where decoding failed. A row needs a ``question``. Optional: ``reference`` (or ``ground_truth``) - the reference
 answer; ``answer`` and ``contexts`` - when already generated (no target needed);
 ``relevant_ids`` - ids of the relevant chunks or sources, as a list or ``{id: grade}``;
 ``id``. A malformed row raises :class:`~localchain.errors.EvalDatasetError` naming the file,
@@ -18,6 +20,7 @@ Example:
 
 from __future__ import annotations
 
+import codecs
 import csv
 import json
 from collections.abc import Iterable, Mapping, Sequence
@@ -189,11 +192,39 @@ def sample_from_row(row: Mapping[str, Any], *, source: str = "<list>", line: int
     )
 
 
+# UTF-32's little-endian mark starts with UTF-16's, so it is tested first.
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+)
+
+
+def _read_text(path: Path) -> str:
+    """The file's text: UTF-8, or what its byte-order mark says; anything else is an
+    EvalDatasetError that names the byte and the line, not a UnicodeDecodeError."""
+    data = path.read_bytes()
+    encoding = next((name for bom, name in _BOMS if data.startswith(bom)), "utf-8")
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as err:
+        shown = "UTF-8" if encoding.startswith("utf-8") else encoding.upper()
+        line = data[: err.start].count(b"\n") + 1 if shown == "UTF-8" else None
+        raise EvalDatasetError(
+            str(path),
+            f"not {shown} text ({err.reason} at byte {err.start}); save the dataset as UTF-8 "
+            "(or as UTF-16 with a byte-order mark)",
+            line=line,
+        ) from None
+
+
 def _rows(path: Path) -> Iterable[tuple[int, Any]]:
     source = str(path)
     if not path.is_file():
         raise EvalDatasetError(source, "no such file")
-    text = path.read_text(encoding="utf-8-sig")
+    text = _read_text(path)
     suffix = path.suffix.lower()
     if suffix == ".csv":
         reader = csv.DictReader(text.splitlines(keepends=True))

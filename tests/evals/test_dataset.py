@@ -98,3 +98,38 @@ def test_empty_missing_and_wrong_sources(tmp_path: Path) -> None:
         load_dataset(not_list)
     with pytest.raises(EvalDatasetError, match=r"<list>, row 2"):
         load_dataset([{"question": "a"}, {"question": None}])
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "utf-32", "utf-8-sig"])
+def test_a_byte_order_mark_gives_the_encoding(tmp_path: Path, encoding: str) -> None:
+    rows = [{"question": "Où est Zürich?", "ground_truth": "En Suisse"}, {"question": "Dune?"}]
+    for suffix, text in [
+        (".jsonl", "\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n"),
+        (".json", json.dumps(rows, ensure_ascii=False)),
+        (".csv", "question,reference\nOù est Zürich?,En Suisse\nDune?,\n"),
+    ]:
+        path = tmp_path / f"rows{suffix}"
+        data = text.encode(encoding)
+        if encoding == "utf-16-be":  # Python writes no mark for an explicit byte order
+            data = b"\xfe\xff" + data
+        path.write_bytes(data)
+        assert data[:2] in (b"\xff\xfe", b"\xfe\xff", b"\xef\xbb")
+        samples = load_dataset(path)
+        assert [s.question for s in samples] == ["Où est Zürich?", "Dune?"], (encoding, suffix)
+        assert samples[0].reference == "En Suisse"
+
+
+def test_other_encodings_are_one_clear_line(tmp_path: Path) -> None:
+    path = tmp_path / "latin.jsonl"
+    path.write_bytes('{"question": "ok"}\n{"question": "Où?"}\n'.encode("latin-1"))
+    with pytest.raises(EvalDatasetError) as caught:
+        load_dataset(path)
+    message = str(caught.value)
+    assert "\n" not in message and not isinstance(caught.value, UnicodeDecodeError)
+    assert message.startswith(f"{path}, line 2: not UTF-8 text (invalid start byte at byte 34)")
+    assert "save the dataset as UTF-8" in message
+    # A mark that promises UTF-16 with an odd number of bytes after it is refused alike.
+    broken = tmp_path / "broken.jsonl"
+    broken.write_bytes(b"\xff\xfe" + '{"question": "q"}'.encode("utf-16-le") + b"\x00")
+    with pytest.raises(EvalDatasetError, match=r"broken.jsonl: not UTF-16 text \(truncated data"):
+        load_dataset(broken)
