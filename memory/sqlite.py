@@ -22,6 +22,7 @@ Example:
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sqlite3
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -36,6 +37,8 @@ from localchain.errors import SessionStoreError
 from localchain.memory.history import SessionHistory, SessionInfo, SessionStore, check_session_id
 
 __all__ = ["SQLiteHistory", "SQLiteSessionStore", "default_sessions_path"]
+
+logger = logging.getLogger(__name__)
 
 
 def default_sessions_path() -> Path:
@@ -136,9 +139,11 @@ class SQLiteSessionStore(SessionStore):
             db.close()
 
     def _migrate(self, db: sqlite3.Connection) -> None:
-        if self._migrated:
-            return
+        # Checked on every connection, not once: a file deleted or emptied since (SQLite then
+        # opens a new empty one) gets its schema back instead of failing every later call.
         version = db.execute("PRAGMA user_version").fetchone()[0]
+        if self._migrated and version == 0:
+            logger.warning("%s was deleted or emptied; starting a new session database", self.path)
         if version > len(MIGRATIONS):
             raise SessionStoreError(
                 str(self.path),

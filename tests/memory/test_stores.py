@@ -183,6 +183,35 @@ def test_corrupt_file_is_a_clear_error_and_is_not_touched(tmp_path: Path) -> Non
     assert db.read_bytes() == before
 
 
+def test_a_database_deleted_mid_session_gets_its_schema_back(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    db = tmp_path / "s.db"
+    history = SQLiteSessionStore(db).history("a")
+    history.commit(turn(1), {"summary": "one"})
+    db.unlink()  # SQLite makes a new empty file at the next connection
+    history.commit(turn(2), {"summary": "two"})
+    assert [m.content for m in history.messages] == ["question 2", "answer 2"]
+    assert history.state == {"summary": "two"}
+    assert f"{db} was deleted or emptied; starting a new session database" in caplog.text
+    db.write_bytes(b"")  # emptied in place: the same
+    assert history.messages == [] and history.store.sessions() == []
+
+
+def test_a_chatbot_keeps_talking_after_its_database_is_deleted(chat, tmp_path: Path) -> None:
+    from localchain.chains import Chatbot
+    from localchain.memory import BufferMemory
+
+    db = tmp_path / "chats.db"
+    bot = Chatbot(chat, BufferMemory(), session_id="s", store=SQLiteSessionStore(db))
+    bot.chat("Hi, I am Maarten.")
+    db.unlink()
+    answer = bot.chat("What is my name?")
+    assert answer.strip()
+    stored = SQLiteSessionStore(db).history("s").messages
+    assert [m.content for m in stored][:1] == ["What is my name?"] and len(stored) == 2
+
+
 def test_another_programs_database_is_refused(tmp_path: Path) -> None:
     db = tmp_path / "other.db"
     with sqlite3.connect(db) as conn:
