@@ -31,12 +31,11 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
-from langchain_core.language_models import BaseChatModel, BaseLLM
+from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import ConfigDict, Field, PrivateAttr
 
-from localchain.gguf import GGUFInfo
 from localchain.models.capabilities import Capabilities
 
 __all__ = ["Call", "Reply", "ScriptedChat", "word_count"]
@@ -156,7 +155,3 @@ def word_count(prompt: str | Sequence[BaseMessage]) -> int:
         return len(prompt.split())
     return sum(len(message.text.split()) for message in prompt)
 
-
-# Capabilities names these types for type checkers only; pydantic needs them to build the
-# field's schema.
-ScriptedChat.model_rebuild(_types_namespace={"BaseLLM": BaseLLM, "GGUFInfo": GGUFInfo})

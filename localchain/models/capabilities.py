@@ -28,17 +28,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
+from langchain_core.language_models import BaseLLM
 from langchain_core.messages import BaseMessage
 from langchain_core.runnables import Runnable, RunnableBinding
 
 from localchain.errors import ConfigError
-
-if TYPE_CHECKING:
-    from langchain_core.language_models import BaseLLM
-
-    from localchain.gguf import GGUFInfo
+from localchain.gguf import GGUFInfo
 
 __all__ = ["ANSWER_SHARE", "Capabilities", "HasCapabilities", "capabilities", "with_max_tokens"]
 
