@@ -16,8 +16,8 @@ every later stage (chunkers, BM25, vector stores, RAG citations):
 Character offsets are added by the chunkers (``start_index``/``end_index`` into the loaded
 Document's ``page_content``); a loaded Document is the whole file or page.
 
-Folder loading never stops on one bad file: binary, undecodable, corrupt or text-less files
-are skipped, listed in :attr:`LoadResult.skipped` and reported in one
+Folder loading never stops on one bad file: unreadable, binary, undecodable, corrupt or
+text-less files are skipped, listed in :attr:`LoadResult.skipped` and reported in one
 :class:`SkippedFilesWarning`. Loading a single file with :func:`load_file` raises
 :class:`~localchain.errors.DocumentLoadError` instead.
 
@@ -165,8 +165,8 @@ def load_file(path: str | Path, *, encoding: str = "utf-8") -> list[Document]:
     """Load one file: a single Document, or one per PDF page with text.
 
     Raises:
-        DocumentLoadError: the file is missing, binary, not decodable with ``encoding``,
-            corrupt, or has no text.
+        DocumentLoadError: the file is missing, unreadable (no permission), binary, not
+            decodable with ``encoding``, corrupt, or has no text.
 
     Example:
         >>> _ = Path("a.txt").write_text("Plain words.")
@@ -177,13 +177,15 @@ def load_file(path: str | Path, *, encoding: str = "utf-8") -> list[Document]:
     if not file.is_file():
         raise DocumentLoadError(str(file), "no such file")
     kind = file_type_of(file)
-    if kind == "text":
-        with file.open("rb") as head:
-            kind = "pdf" if head.read(5) == b"%PDF-" else kind  # a PDF without its suffix
     try:
+        if kind == "text":
+            with file.open("rb") as head:
+                kind = "pdf" if head.read(5) == b"%PDF-" else kind  # a PDF without its suffix
         docs = _load_pdf(file) if kind == "pdf" else [_load_textual(file, kind, encoding)]
     except DocumentLoadError:
         raise
+    except OSError as err:  # no permission, an I/O error, gone since it was listed
+        raise DocumentLoadError(str(file), f"cannot read ({err.strerror or err})") from err
     # Parsers raise many exception types on malformed input; each becomes one typed error.
     except Exception as err:  # noqa: BLE001
         raise DocumentLoadError(str(file), f"{type(err).__name__}: {err}") from err
@@ -204,7 +206,8 @@ class CorpusLoader(BaseLoader):
             :func:`fnmatch.fnmatch` (``*`` crosses folders) or :meth:`PurePath.match`.
         include_hidden: also load files under names starting with ``"."`` (e.g. ``.git``).
         encoding: text encoding for non-PDF files (a byte-order mark overrides it).
-        progress: show a progress bar; ``None`` shows one for 100+ files on a terminal.
+        progress: show a progress bar (plain lines where stderr is not a terminal);
+            ``None`` shows one for 100+ files on a terminal.
         warn: issue a :class:`SkippedFilesWarning` when files are skipped.
 
     Example:
@@ -336,6 +339,15 @@ def _track(files: list[Path], progress: bool | None, label: str) -> Iterator[Pat
     )
     if not show:
         yield from files
+        return
+    if not sys.stderr.isatty():
+        # rich draws nothing where stderr is a log or a pipe: plain lines, one per tenth.
+        shown = 0
+        for done, file in enumerate(files, 1):
+            yield file
+            if done == len(files) or done * 10 // len(files) > shown:
+                shown = done * 10 // len(files)
+                print(f"{label}: {done}/{len(files)} files", file=sys.stderr, flush=True)
         return
     from rich.console import Console
     from rich.progress import track

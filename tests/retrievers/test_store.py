@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import ctypes
 import json
+import os
 import shutil
+import subprocess
+import sys
 import warnings
 from pathlib import Path
 
@@ -262,3 +266,55 @@ def test_a_store_inside_the_indexed_folder_skips_its_own_files(corpus: Path) -> 
     assert (report.added, report.removed, report.total) == (0, 0, 17)
     sources = {d.metadata["source"] for d in Index.open(corpus / "store").bm25.documents}
     assert not any("/store/" in s for s in sources)
+
+
+UNREADABLE = """
+import json, sys, warnings
+from pathlib import Path
+from langchain_core.embeddings import DeterministicFakeEmbedding
+from localchain.errors import DocumentLoadError
+from localchain.retrievers.loaders import load_file
+from localchain.retrievers.store import Index
+
+kb, store = Path(sys.argv[1]), Path(sys.argv[2])
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    report = Index.build(kb, store, embeddings=DeterministicFakeEmbedding(size=16))
+try:
+    load_file(kb / "secret.txt")
+except DocumentLoadError as err:
+    alone = str(err)
+print(json.dumps({"report": report.model_dump(), "warnings": [str(w.message) for w in caught],
+                  "alone": alone}))
+"""
+
+
+def _without_file_permission_override() -> None:
+    # Root reads any file whatever its mode; without these capabilities it cannot.
+    libc = ctypes.CDLL(None, use_errno=True)
+    for capability in (1, 2):  # CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH
+        if libc.prctl(24, capability, 0, 0, 0) != 0:  # PR_CAPBSET_DROP
+            raise OSError(ctypes.get_errno(), "cannot drop a capability")
+
+
+def test_an_unreadable_file_is_skipped_and_listed(tmp_path: Path) -> None:
+    (tmp_path / "kb").mkdir()
+    (tmp_path / "kb" / "a.txt").write_text("The Moon orbits Earth.")
+    (tmp_path / "kb" / "secret.txt").write_text("Nobody may read this.")
+    (tmp_path / "kb" / "secret.txt").chmod(0)
+    result = subprocess.run(
+        [sys.executable, "-c", UNREADABLE, str(tmp_path / "kb"), str(tmp_path / "store")],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        preexec_fn=_without_file_permission_override if os.geteuid() == 0 else None,
+    )
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    secret = str((tmp_path / "kb" / "secret.txt").resolve())
+    assert out["report"]["total"] == 1
+    assert out["report"]["skipped"] == [
+        {"path": secret, "reason": "cannot read (Permission denied)"}
+    ]
+    assert out["warnings"] == [f"skipped 1 file(s):\n  {secret}: cannot read (Permission denied)"]
+    assert out["alone"].startswith(f"cannot load {secret}: cannot read (Permission denied).")
