@@ -17,6 +17,10 @@ source, as a share of the sentence's content words. It detects copied and lightl
 paraphrased statements, not entailment: a sentence that says the opposite of a source with
 the same words still counts as supported.
 
+The answer is ``supported`` (:attr:`CitationReport.supported`) only when every statement the
+check reads cites a source supporting it at least ``min_support``; one uncited or weakly
+supported claim makes it unsupported, and ``unsupported_reason`` names the claims.
+
 Example:
     >>> checker = CitationChecker(["The film grossed $677 million worldwide",
     ...                            "It premiered on October 26, 2014"])
@@ -146,7 +150,12 @@ class Statement:
     """``model``: the model's own citations, checked; ``inferred``: chosen by support
     because the model cited nothing or cited a source that does not support it."""
     support: float
-    """Support of the sentence by its best cited source (0 when none)."""
+    """Support of the sentence by its cited sources (the best one, or the pair that joins
+    them); when it cites none, the best any source gives (0 without ``verify``)."""
+    checked: bool = True
+    """False for a sentence too short to check (fewer than ``min_terms`` content words) that
+    kept a model citation (``verify=False``), and for the unfinished last sentence of an
+    answer cut off at its token limit: it does not count towards ``supported``."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -154,6 +163,7 @@ class Statement:
             "citations": self.citations,
             "origin": self.origin,
             "support": round(self.support, 3),
+            "checked": self.checked,
         }
 
 
@@ -190,24 +200,59 @@ class CitationReport:
     """Model citations removed: numbers that are not a source, or (``verify``) sources
     that do not support their sentence."""
 
+    min_support: float = 0.5
+    """The support a statement's cited sources must reach (the checker's ``min_support``)."""
+
+    @property
+    def unsupported_statements(self) -> list[Statement]:
+        """The checked statements that cite no source, or whose cited sources support them
+        less than :attr:`min_support`."""
+        return [
+            s
+            for s in self.statements
+            if s.checked and (not s.citations or s.support < self.min_support)
+        ]
+
     @property
     def supported(self) -> bool:
-        """At least one statement cites a source."""
-        return bool(self.citations)
+        """Every statement cites a source that supports it (at least :attr:`min_support`),
+        and there is at least one statement to check. One uncited or weakly supported claim
+        makes the whole answer unsupported."""
+        checked = any(s.checked for s in self.statements)
+        return checked and not self.unsupported_statements
 
     @property
     def unsupported_reason(self) -> str | None:
         """Why the answer counts as unsupported, or None when it is supported."""
         if self.supported:
             return None
-        if not self.statements:
+        if not any(s.checked for s in self.statements):
             return "the answer makes no statement to check"
-        if self.invalid:
-            shown = ", ".join(str(c.number) for c in self.invalid)
-            return (
-                f"no valid citation: the cited sources ({shown}) were invalid or do not support it"
-            )
-        return "the answer cites no source and matches none of them"
+        if not any(s.citations for s in self.statements):
+            if self.invalid:
+                shown = ", ".join(str(c.number) for c in self.invalid)
+                return (
+                    f"no valid citation: the cited sources ({shown}) were invalid or do not "
+                    "support it"
+                )
+            return "the answer cites no source and matches none of them"
+        failing = self.unsupported_statements
+        total = sum(s.checked for s in self.statements)
+        shown = "; ".join(_why(s, self.min_support) for s in failing[:_SHOWN])
+        more = f"; and {len(failing) - _SHOWN} more" if len(failing) > _SHOWN else ""
+        noun = "statement" if total == 1 else "statements"
+        return f"{len(failing)} of {total} {noun} not supported: {shown}{more}"
+
+
+_SHOWN = 3  # unsupported statements named in the reason
+
+
+def _why(statement: Statement, min_support: float) -> str:
+    text = repr(_short(statement.text))
+    if not statement.citations:
+        return f"{text} cites no source (best support {statement.support:.2f} < {min_support})"
+    cited = "".join(f"[{n}]" for n in statement.citations)
+    return f"{text} cites {cited} with support {statement.support:.2f} < {min_support}"
 
 
 class CitationChecker:
@@ -260,7 +305,8 @@ class CitationChecker:
         self._cited: list[int] = []  # valid model citations for the current sentence
         self._skip_spaces = False  # drop spaces after a marker that began a sentence
         self._fresh = True  # nothing but markers and spaces since the last sentence end
-        self._report = CitationReport()
+        self._report = CitationReport(min_support=min_support)
+        self._cut_off = False  # finish(cut_off=True): the answer stopped at its token limit
 
     # -- streaming -----------------------------------------------------------------------
 
@@ -269,9 +315,15 @@ class CitationChecker:
         self._held += piece
         return self._drain(final=False)
 
-    def finish(self) -> str:
-        """End of the answer: emit what was held back and the last sentence's citations."""
+    def finish(self, *, cut_off: bool = False) -> str:
+        """End of the answer: emit what was held back and the last sentence's citations.
+
+        ``cut_off``: the model stopped at its token limit, so a last sentence without its
+        final ".", "!" or "?" is a fragment, not a claim: it is still cited when a source
+        supports it, but it does not decide whether the answer is supported.
+        """
         out = self._drain(final=True)
+        self._cut_off = cut_off
         return out + self._close_sentence(last=True)
 
     def report(self) -> CitationReport:
@@ -359,9 +411,11 @@ class CitationChecker:
                         InvalidCitation(n, f"{_short(sentence)!r} is too short to check")
                     )
                 return ""
-            statement = Statement(sentence, cited, "model", 0.0)
+            statement = Statement(sentence, cited, "model", 0.0, checked=False)
         else:
             statement = self._attribute(sentence, terms, cited)
+            if last and self._cut_off and not sentence.endswith((".", "!", "?")):
+                statement.checked = False
         self._report.statements.append(statement)
         return _markers(statement.citations)
 

@@ -16,7 +16,11 @@ Streaming yields the same dict in parts (``AddableDict`` chunks, as LangChain's 
 ``RunnablePassthrough.assign`` does): ``question``/``query`` first, then ``sources``, then
 ``answer`` piece by piece, then the citation findings; adding the chunks gives the result of
 ``invoke``. When the retriever finds nothing (a relevance threshold), the answer is
-:data:`NO_ANSWER` and the model is not called.
+:data:`NO_ANSWER` and the model is not called. An answer with any statement that cites no
+source, or whose cited source supports it less than ``min_support``, is kept but flagged:
+``supported`` is False and ``unsupported_reason`` names those statements. When a chat
+model reports that it stopped at its token limit (``finish_reason == "length"``), the
+unfinished last sentence does not count either way.
 
 Example:
     >>> from localchain.chains import rag_chain
@@ -158,6 +162,8 @@ def rag_chain(
             :class:`~localchain.chains.citations.CitationChecker`). ``False`` keeps the
             model's citations as long as the numbers exist.
         min_support: The share of a sentence's content words its source must contain.
+            The answer is ``supported`` only when every statement reaches it (with
+            ``verify=False`` too: the citations stay, their support is still measured).
         grammar: On llama.cpp, decode the answer under :func:`.citation_grammar` (one
             paragraph that must end citing a source). Measured on the embedded 135M model,
             its choice of number is close to chance, so ``verify`` is what makes citations
@@ -306,6 +312,7 @@ class _Turn:
         self.started = False
         self.pending = ""  # trailing whitespace, emitted only if more text follows
         self.emitted = False
+        self.cut_off = False  # the model reported stopping at its token limit
         if self.sources:
             self.sources, self.prompt = _fit(
                 answerer.llm, answerer.template, self.question, self.sources
@@ -324,6 +331,9 @@ class _Turn:
         yield AddableDict(sources=self.sources)
 
     def feed(self, chunk: Any) -> AddableDict | None:
+        metadata = getattr(chunk, "response_metadata", None) or {}
+        if metadata.get("finish_reason") == "length":
+            self.cut_off = True
         text = chunk if isinstance(chunk, str) else _chunk_text(chunk)
         if not self.started:
             text = text.lstrip()
@@ -355,7 +365,7 @@ class _Turn:
                 invalid_citations=[],
             )
             return
-        yield self._emit(self.checker.finish()) or AddableDict(answer="")
+        yield self._emit(self.checker.finish(cut_off=self.cut_off)) or AddableDict(answer="")
         report = self.checker.report()
         yield AddableDict(
             citations=report.citations,

@@ -94,6 +94,82 @@ def test_unsupported_and_short_sentences() -> None:
     assert "invalid or do not support" in (invalid.report().unsupported_reason or "")
 
 
+def test_every_statement_must_be_supported() -> None:
+    _, good = check("Nolan directed the science fiction film. It grossed $677 million [2].")
+    assert good.report().supported and good.report().unsupported_reason is None
+    _, one_bad = check("Nolan directed the science fiction film [1]. Bananas are yellow fruit.")
+    report = one_bad.report()
+    assert report.citations == [1] and not report.supported
+    assert report.unsupported_statements == [report.statements[1]]
+    assert report.unsupported_reason == (
+        "1 of 2 statements not supported: 'Bananas are yellow fruit.' "
+        "cites no source (best support 0.00 < 0.5)"
+    )
+
+
+def test_support_below_min_support_is_unsupported_even_when_cited() -> None:
+    # Without verify the model's citation stays; its support is 1 of 4 content words.
+    _, checker = check("The film was shot in Tokyo by Kubrick [2].", verify=False)
+    report = checker.report()
+    assert report.citations == [2] and report.statements[0].support == 0.25
+    assert not report.supported
+    assert report.unsupported_reason == (
+        "1 of 1 statement not supported: 'The film was shot in Tokyo by Kubrick.' "
+        "cites [2] with support 0.25 < 0.5"
+    )
+    _, lenient = check(
+        "The film was shot in Tokyo by Kubrick [2].", verify=False, min_support=0.25
+    )
+    assert lenient.report().supported and lenient.report().min_support == 0.25
+
+
+def test_reason_names_the_first_three_unsupported_statements() -> None:
+    answer = "Nolan directed the science fiction film [1]. " + " ".join(
+        f"Bananas number {n} are yellow." for n in range(1, 6)
+    )
+    _, checker = check(answer)
+    reason = checker.report().unsupported_reason or ""
+    assert reason.startswith("5 of 6 statements not supported: 'Bananas number 1 are yellow.'")
+    assert "'Bananas number 3 are yellow.'" in reason and "number 4" not in reason
+    assert reason.endswith("; and 2 more")
+
+
+def test_short_sentences_do_not_decide_support() -> None:
+    # "Yes [1]" is too short to check: without verify it keeps its citation, unchecked.
+    text, checker = check("It grossed $677 million [2]. Yes [1].", verify=False)
+    assert text == "It grossed $677 million. [2] Yes. [1]"
+    report = checker.report()
+    assert [s.checked for s in report.statements] == [True, False]
+    assert report.citations == [1, 2] and report.supported
+    _, alone = check("Yes [1].", verify=False)
+    assert not alone.report().supported
+    assert alone.report().unsupported_reason == "the answer makes no statement to check"
+
+
+def test_the_fragment_an_answer_was_cut_off_in_does_not_decide_support() -> None:
+    answer = "It grossed $677 million [2]. The film was originally"
+    question = "How much did the film gross?"  # "film" is no evidence then
+    checker = CitationChecker(SOURCES, question=question)
+    assert checker.feed(answer) + checker.finish(cut_off=True) == (
+        "It grossed $677 million. [2] The film was originally"
+    )
+    report = checker.report()
+    assert [s.checked for s in report.statements] == [True, False]
+    assert report.supported and report.unsupported_reason is None
+    # Without cut_off the same words are a claim of their own, and nothing supports it.
+    _, whole = check(answer, question=question)
+    assert not whole.report().supported
+    assert whole.report().unsupported_reason == (
+        "1 of 2 statements not supported: 'The film was originally' cites no source "
+        "(best support 0.00 < 0.5)"
+    )
+    # A finished last sentence is a claim even when the answer stopped at its limit.
+    finished = CitationChecker(SOURCES, question=question)
+    finished.feed("It grossed $677 million [2]. Bananas are yellow fruit.")
+    finished.finish(cut_off=True)
+    assert not finished.report().supported
+
+
 def test_list_answers_and_citations_at_line_starts() -> None:
     answer = "1. [3] Interstellar premiered in Los Angeles.\n2. The film grossed $677 million\n[1]"
     text, checker = check(answer)

@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 from fakes import ScriptedChat, word_count
 from langchain_core.documents import Document
+from langchain_core.messages import AIMessageChunk
+from langchain_core.outputs import ChatGenerationChunk
 from langchain_core.runnables import RunnableLambda
 from rag_fakes import FILMS, Recorder, fake, never_called, retriever
 
@@ -41,6 +43,7 @@ def test_answer_with_a_valid_citation() -> None:
             "citations": [2],
             "origin": "model",
             "support": 1.0,
+            "checked": True,
         }
     ]
 
@@ -73,7 +76,11 @@ def test_wrong_source_is_replaced_by_the_supporting_one() -> None:
 def test_verify_false_keeps_existing_numbers() -> None:
     chain = rag_chain(retriever(), fake("Nolan directed Interstellar [3] [9]."), verify=False)
     result = chain.invoke("Who?")
-    assert result["citations"] == [3] and result["supported"] is True
+    assert result["citations"] == [3] and result["supported"] is False
+    assert result["unsupported_reason"] == (
+        "1 of 1 statement not supported: 'Nolan directed Interstellar.' "
+        "cites [3] with support 0.33 < 0.5"
+    )
     assert [c["number"] for c in result["invalid_citations"]] == [9]
 
 
@@ -81,6 +88,87 @@ def test_answer_without_support_is_flagged() -> None:
     result = rag_chain(retriever(), fake("Bananas are yellow fruit.")).invoke("Colour?")
     assert result["citations"] == [] and result["supported"] is False
     assert result["unsupported_reason"] == "the answer cites no source and matches none of them"
+
+
+def test_one_unsupported_claim_makes_the_whole_answer_unsupported() -> None:
+    # The claim cites a source that shares one of its four content words (support 0.25):
+    # the check drops the citation, and no source supports the claim, so it is left uncited.
+    answer = "Nolan directed Interstellar [1]. Tokyo has fourteen million inhabitants [2]."
+    result = rag_chain(retriever(), fake(answer)).invoke("Who directed it?")
+    assert result["answer"] == (
+        "Nolan directed Interstellar. [1] Tokyo has fourteen million inhabitants."
+    )
+    assert result["citations"] == [1]
+    assert [s["citations"] for s in result["statements"]] == [[1], []]
+    assert result["supported"] is False
+    assert result["unsupported_reason"] == (
+        "1 of 2 statements not supported: 'Tokyo has fourteen million inhabitants.' "
+        "cites no source (best support 0.25 < 0.5)"
+    )
+
+
+def test_an_uncited_claim_beside_a_cited_one_is_unsupported() -> None:
+    # The answer `localchain rag ask "What is the population of Tokyo?"` gave over the
+    # docs/ folder: an invented figure, uncited, next to a sentence copied from a source.
+    answer = (
+        "The population of Tokyo is approximately 3.1 million people (2022). "
+        "The film had a worldwide gross over $677 million [2]."
+    )
+    result = rag_chain(retriever(), fake(answer)).invoke("What is the population of Tokyo?")
+    assert result["citations"] == [2]
+    assert result["statements"][0]["citations"] == []
+    assert result["supported"] is False
+    reason = result["unsupported_reason"]
+    assert reason.startswith("1 of 2 statements not supported: 'The population of Tokyo is")
+    assert reason.endswith("cites no source (best support 0.14 < 0.5)")
+
+
+def test_a_cited_claim_below_the_support_threshold_is_unsupported() -> None:
+    # verify=False keeps the model's citation, but its support (1 of 3 content words) is
+    # still measured, and it is below min_support.
+    answer = "Nolan directed Interstellar [1]. It premiered in Tokyo during 1999 [3]."
+    result = rag_chain(retriever(), fake(answer), verify=False).invoke("Who directed it?")
+    assert result["answer"] == (
+        "Nolan directed Interstellar. [1] It premiered in Tokyo during 1999. [3]"
+    )
+    assert result["citations"] == [1, 3]
+    assert [s["support"] for s in result["statements"]] == [1.0, 0.333]
+    assert result["supported"] is False
+    assert result["unsupported_reason"] == (
+        "1 of 2 statements not supported: 'It premiered in Tokyo during 1999.' "
+        "cites [3] with support 0.33 < 0.5"
+    )
+    strict = rag_chain(retriever(), fake(answer), verify=False, min_support=0.3)
+    assert strict.invoke("Who directed it?")["supported"] is True
+
+
+class CutOffChat(ScriptedChat):
+    """Streams its reply, then reports stopping at the token limit, as llama.cpp does."""
+
+    def _stream(self, messages: Any, stop: Any = None, run_manager: Any = None, **kwargs: Any):
+        yield from super()._stream(messages, stop, run_manager, **kwargs)
+        last = AIMessageChunk("", response_metadata={"finish_reason": "length"})
+        yield ChatGenerationChunk(message=last)
+
+
+def test_a_sentence_cut_off_at_the_token_limit_does_not_count() -> None:
+    # The answer the embedded model gave for "How much money did the film gross
+    # worldwide?" with 48 answer tokens: a cited sentence, then the start of another.
+    answer = "The film had a worldwide gross over $677 million [2]. The film was originally"
+    question = "How much money did the film gross worldwide?"
+    result = rag_chain(retriever(), CutOffChat(replies=[answer])).invoke(question)
+    assert result["answer"] == (
+        "The film had a worldwide gross over $677 million. [2] The film was originally"
+    )
+    assert result["supported"] is True and result["unsupported_reason"] is None
+    assert [(s["citations"], s["checked"]) for s in result["statements"]] == [
+        ([2], True),
+        ([], False),
+    ]
+    # A model that finished on its own wrote the fragment as its claim.
+    finished = rag_chain(retriever(), fake(answer)).invoke(question)
+    assert finished["supported"] is False
+    assert "'The film was originally' cites no source" in finished["unsupported_reason"]
 
 
 def test_echoing_the_question_is_not_support() -> None:
@@ -120,6 +208,7 @@ def test_stream_yields_parts_that_add_up_to_invoke() -> None:
         total = total + chunk
     assert dict(total) == chain.invoke("Tell me")
     assert total["answer"] == "Nolan directed Interstellar. [1] It grossed $677 million. [2]"
+    assert total["supported"] is True and total["unsupported_reason"] is None
 
 
 def test_batch_async_and_composition() -> None:

@@ -35,6 +35,13 @@ def test_rag_examples_run_and_reproduce_the_book(tmp_path: Path) -> None:
     assert "677" in result["answer"]  # type: ignore[index]
     assert ns["checked"]["answer"] == "Nolan directed it. [1] It grossed $677 million. [2]"  # type: ignore[index]
     assert [c["number"] for c in ns["checked"]["invalid_citations"]] == [2, 7]  # type: ignore[index]
+    flagged = ns["flagged"]
+    assert flagged["answer"] == "Nolan directed it. [1] Its sequel was filmed on Mars."  # type: ignore[index]
+    assert flagged["supported"] is False and flagged["citations"] == [1]  # type: ignore[index]
+    assert flagged["unsupported_reason"] == (  # type: ignore[index]
+        "1 of 2 statements not supported: 'Its sequel was filmed on Mars.' cites no source "
+        "(best support 0.00 < 0.5)"
+    )
     moon = ns["moon"]
     assert moon["answer"].startswith("I don't know") and moon["sources"] == []  # type: ignore[index]
     assert ns["router"].invoke("What spices go in a curry?")[0].metadata["route"] == "cooking"  # type: ignore[attr-defined]

@@ -68,7 +68,12 @@ def assert_well_formed(result: dict[str, Any]) -> None:
     assert [s["number"] for s in result["sources"]] == list(range(1, len(result["sources"]) + 1))
     for source in result["sources"]:
         assert source["metadata"]["source"].endswith("interstellar.txt")
-    assert result["supported"] == bool(result["citations"])
+    # Supported: every checked statement cites a source that supports it (min_support 0.5).
+    statements = [s for s in result["statements"] if s["checked"]]
+    assert result["supported"] == bool(
+        statements and all(s["citations"] and s["support"] >= 0.5 for s in statements)
+    )
+    assert (result["unsupported_reason"] is None) == result["supported"]
 
 
 def test_income_generated_streams_with_hybrid_retrieval(chat: LlamaCppChat, store: Path) -> None:
@@ -113,6 +118,21 @@ def test_facts_are_cited_from_the_sources_that_hold_them(chat: LlamaCppChat, sto
         assert_well_formed(result)
         assert result["question"] == question
         assert any(fact in text for text in cited_texts(result)), result["answer"]
+
+
+def test_answer_cut_off_at_max_tokens_is_judged_on_its_finished_sentences(
+    chat: LlamaCppChat, store: Path
+) -> None:
+    # With 48 answer tokens the model copies the $677 million sentence and starts another
+    # ("The film was originally"); llama.cpp reports finish_reason "length".
+    chain = rag_chain(open_retriever(store, mode="hybrid", k=3), chat)
+    result = chain.invoke("How much money did the film gross worldwide?")
+    assert_well_formed(result)
+    *finished, last = result["statements"]
+    assert last["checked"] is False and not last["text"].endswith((".", "!", "?"))
+    assert finished and all(s["checked"] for s in finished)
+    assert result["supported"] is True, result["unsupported_reason"]
+    assert result["citations"] and all("677" in t for t in cited_texts(result))
 
 
 def test_grammar_mode_keeps_citations_valid(chat: LlamaCppChat, store: Path) -> None:
