@@ -5,6 +5,10 @@
 ``localchain eval calibrate`` measures how often the judge agrees with the labelled
 faithfulness set. ``--report DIR`` writes ``eval.json`` and ``eval.html``; ``--json`` prints
 the means, the per-sample scores and the not-scorable count.
+
+Progress goes to stderr: bars on a terminal, else a line per finished sample. Ctrl-C stops
+the run, and what was scored until then is still reported (``--report``, ``--json`` or the
+summary), marked partial; the exit code is then 130.
 """
 
 from __future__ import annotations
@@ -28,7 +32,8 @@ __all__ = ["eval_command", "result_as_json"]
 
 
 def result_as_json(result: Any) -> dict[str, Any]:
-    """The ``--json`` output: means, counts, per-sample scores, judge usage.
+    """The ``--json`` output: means, counts, per-sample scores, judge usage (and ``partial``,
+    how far the run got, when it stopped early).
 
     Example:
         >>> from localchain.evals import EvalResult
@@ -47,10 +52,14 @@ def result_as_json(result: Any) -> dict[str, Any]:
             for s in result.samples],
         "judge": {"model": result.metadata.judge_model, **result.metadata.judge.model_dump()},
         "seconds": result.metadata.seconds,
+        **({"partial": partial.model_dump()} if (partial := getattr(result, "partial", None))
+           else {}),
     }
 
 
 def _print_summary(result: Any) -> None:
+    if (partial := getattr(result, "partial", None)) is not None:
+        print(f"partial: {partial.describe()}")
     for name, s in result.summary.items():
         mean = "n/a" if s.mean is None else f"{s.mean:.3f}"
         kinds = f" ({', '.join(f'{k}: {n}' for k, n in s.not_scorable_kinds.items())})" \
@@ -106,13 +115,14 @@ def eval_command(
         load_baseline,
         write_reports,
     )
+    from localchain.evals.harness import EvalInterrupted
     from localchain.models.registry import load_chat_model
 
     settings = settings_from_options(model=model, n_ctx=n_ctx)
     # --max-tokens bounds the RAG chain's answers (--store); the judge keeps its own budget.
     answer_settings = settings_from_options(model=model, n_ctx=n_ctx, max_tokens=max_tokens)
     eval_settings = EvalSettings(k=k, strictness=strictness, concurrency=concurrency)
-    progress = not json_output and sys.stderr.isatty()
+    progress = True  # on stderr: bars on a terminal, else a line per finished sample
 
     def judge() -> ConstrainedJudge:
         return ConstrainedJudge(load_chat_model(settings=settings, temperature=0))
@@ -140,11 +150,15 @@ def eval_command(
     if calibration is not None:
         cal_data = CalibrationReport.model_validate_json(
             calibration.read_text(encoding="utf-8")).model_dump(exclude={"outcomes"})
-    result = evaluate_rag(target, dataset, metrics or None, judge=None if not _needs_judge(
-        dataset, metrics, k) else judge(), settings=eval_settings, progress=progress,
-        calibration=cal_data)
+    the_judge = judge() if _needs_judge(dataset, metrics, k) else None
+    stopped: EvalInterrupted | None = None
+    try:
+        result = evaluate_rag(target, dataset, metrics or None, judge=the_judge,
+                              settings=eval_settings, progress=progress, calibration=cal_data)
+    except EvalInterrupted as interrupted:
+        stopped, result = interrupted, interrupted.result
     comparison = None
-    if baseline is not None:
+    if baseline is not None and stopped is None:  # a part of a run is no run to compare
         comparison = compare_runs(result, load_baseline(baseline), tolerance=tolerance)
     if report is not None:
         paths = write_reports(result, report, comparison=comparison)
@@ -159,6 +173,9 @@ def eval_command(
         _print_summary(result)
         if comparison is not None:
             print(comparison.describe())
+    if stopped is not None:
+        print(f"interrupted: {stopped}; the results above are partial", file=sys.stderr)
+        raise typer.Exit(130)
     if comparison is not None and not comparison.ok:
         raise typer.Exit(3)
 

@@ -18,31 +18,52 @@ Example:
     >>> write_reports(result, "eval-report")                   # doctest: +SKIP
 """
 
-from localchain.evals.calibration import (
-    CALIBRATION_SET,
-    CalibrationItem,
-    CalibrationReport,
-    calibrate,
-    load_calibration_set,
-)
-from localchain.evals.compare import Comparison, MetricDelta, compare_runs, load_baseline
-from localchain.evals.dataset import EvalSample, load_dataset
-from localchain.evals.embeddings import RagasEmbeddings, as_ragas_embeddings
-from localchain.evals.harness import EvalSettings, aevaluate_rag, evaluate_rag
-from localchain.evals.judge import ConstrainedJudge, JudgeCall, as_judge, judge_schema, judge_trace
-from localchain.evals.metrics import JUDGE_METRICS, resolve_metrics
-from localchain.evals.report import render_html, write_html, write_reports
-from localchain.evals.results import (
-    EvalResult,
-    JudgeUsage,
-    MetricScore,
-    MetricSummary,
-    NotScorable,
-    NotScorableKind,
-    RunMetadata,
-    SampleResult,
-)
-from localchain.evals.targets import TargetOutput, from_rag_output, normalize_output
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from localchain import _lazy_exports
+
+if TYPE_CHECKING:
+    from localchain.evals.calibration import (
+        CALIBRATION_SET,
+        CalibrationItem,
+        CalibrationReport,
+        calibrate,
+        load_calibration_set,
+    )
+    from localchain.evals.compare import Comparison, MetricDelta, compare_runs, load_baseline
+    from localchain.evals.dataset import EvalSample, load_dataset
+    from localchain.evals.embeddings import RagasEmbeddings, as_ragas_embeddings
+    from localchain.evals.harness import (
+        EvalInterrupted,
+        EvalSettings,
+        PartialEvalResult,
+        PartialRun,
+        Progress,
+        aevaluate_rag,
+        evaluate_rag,
+    )
+    from localchain.evals.judge import (
+        ConstrainedJudge,
+        JudgeCall,
+        as_judge,
+        judge_schema,
+        judge_trace,
+    )
+    from localchain.evals.metrics import JUDGE_METRICS, resolve_metrics
+    from localchain.evals.report import render_html, write_html, write_reports
+    from localchain.evals.results import (
+        EvalResult,
+        JudgeUsage,
+        MetricScore,
+        MetricSummary,
+        NotScorable,
+        NotScorableKind,
+        RunMetadata,
+        SampleResult,
+    )
+    from localchain.evals.targets import TargetOutput, from_rag_output, normalize_output
 
 __all__ = [
     "CALIBRATION_SET",
@@ -51,6 +72,7 @@ __all__ = [
     "CalibrationReport",
     "Comparison",
     "ConstrainedJudge",
+    "EvalInterrupted",
     "EvalResult",
     "EvalSample",
     "EvalSettings",
@@ -61,6 +83,9 @@ __all__ = [
     "MetricSummary",
     "NotScorable",
     "NotScorableKind",
+    "PartialEvalResult",
+    "PartialRun",
+    "Progress",
     "RagasEmbeddings",
     "RunMetadata",
     "SampleResult",
@@ -83,3 +108,42 @@ __all__ = [
     "write_html",
     "write_reports",
 ]
+
+__getattr__, __dir__ = _lazy_exports(
+    __name__,
+    {
+        "calibration": (
+            "CALIBRATION_SET",
+            "CalibrationItem",
+            "CalibrationReport",
+            "calibrate",
+            "load_calibration_set",
+        ),
+        "compare": ("Comparison", "MetricDelta", "compare_runs", "load_baseline"),
+        "dataset": ("EvalSample", "load_dataset"),
+        "embeddings": ("RagasEmbeddings", "as_ragas_embeddings"),
+        "harness": (
+            "EvalInterrupted",
+            "EvalSettings",
+            "PartialEvalResult",
+            "PartialRun",
+            "Progress",
+            "aevaluate_rag",
+            "evaluate_rag",
+        ),
+        "judge": ("ConstrainedJudge", "JudgeCall", "as_judge", "judge_schema", "judge_trace"),
+        "metrics": ("JUDGE_METRICS", "resolve_metrics"),
+        "report": ("render_html", "write_html", "write_reports"),
+        "results": (
+            "EvalResult",
+            "JudgeUsage",
+            "MetricScore",
+            "MetricSummary",
+            "NotScorable",
+            "NotScorableKind",
+            "RunMetadata",
+            "SampleResult",
+        ),
+        "targets": ("TargetOutput", "from_rag_output", "normalize_output"),
+    },
+)

@@ -14,7 +14,7 @@ Options: ``--run-evals`` (tests marked ``@pytest.mark.eval`` are deselected with
 ``-m eval``), ``--eval-report PATH`` (JSON + HTML reports at the end of the session),
 ``--eval-baseline PATH`` and ``--eval-tolerance X`` (a test whose evaluation regressed
 against the baseline report fails), ``--eval-calibration PATH`` (the judge's calibration,
-stated in the reports).
+stated in the reports). An evaluation stopped by Ctrl-C is still reported, marked partial.
 
 Example (a test file)::
 
@@ -184,7 +184,7 @@ def rag_eval(request: pytest.FixtureRequest) -> Callable[..., EvalResult]:
             name: str | None = None, **options: Any) -> EvalResult:
         from localchain.evals.compare import compare_runs, load_baseline
         from localchain.evals.dataset import load_dataset
-        from localchain.evals.harness import evaluate_rag
+        from localchain.evals.harness import EvalInterrupted, evaluate_rag
         from localchain.evals.metrics import JUDGE_METRICS, resolve_metrics
 
         key = (id(target), str(dataset) if isinstance(dataset, str | Path) else id(dataset),
@@ -204,8 +204,13 @@ def rag_eval(request: pytest.FixtureRequest) -> Callable[..., EvalResult]:
                 text = Path(calibration).read_text(encoding="utf-8")
                 options["calibration"] = {k: v for k, v in json.loads(text).items()
                                           if k != "outcomes"}
-            result = evaluate_rag(target, dataset, metrics, **options)
             label = name or f"eval-{len(state.results) + 1}"
+            try:
+                result = evaluate_rag(target, dataset, metrics, **options)
+            except EvalInterrupted as stopped:
+                # Ctrl-C ends the session; what was scored is still written at its end.
+                state.results[label] = stopped.result
+                raise
             state.keys[key] = label
             state.results[label] = result
             baseline = request.config.getoption("--eval-baseline")
@@ -254,8 +259,10 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         means = ", ".join(f"{m}={v:.3f}" if v is not None else f"{m}=n/a"
                           for m, v in result.means().items())
         usage = result.metadata.judge
+        partial = getattr(result, "partial", None)
+        stopped = f" (partial: {partial.describe()})" if partial is not None else ""
         terminalreporter.write_line(
-            f"{label}: {len(result.samples)} samples; {means}; not scorable "
+            f"{label}{stopped}: {len(result.samples)} samples; {means}; not scorable "
             f"{result.not_scorable_count}; judge {result.metadata.judge_model} "
             f"{usage.calls} calls, {usage.seconds:.1f} s")
         comparison = state.comparisons.get(label)

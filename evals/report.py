@@ -42,6 +42,7 @@ figure{margin:0;border:1px solid #ddd;padding:.5rem}figcaption{font-size:.9rem;c
 pre{white-space:pre-wrap;background:#f7f7f7;padding:.5rem;font-size:.85rem;margin:.3rem 0}
 .sample{border:1px solid #ddd;padding:.6rem 1rem;margin:.8rem 0}.trust{background:#fff8e1;
 padding:.6rem 1rem;border-left:4px solid #f0b400}.ns{color:#8a4b00}
+.partial{background:#fdecea;padding:.6rem 1rem;border-left:4px solid #b00020}
 """
 
 
@@ -156,6 +157,10 @@ def render_html(result: EvalResult, *, comparison: Comparison | None = None,
                 worst: int = 3) -> str:
     """The HTML report as one string (no external resources).
 
+    The report of a run that stopped early (a
+    :class:`~localchain.evals.harness.PartialEvalResult`) says so at the top, with how far
+    the run got.
+
     Example:
         >>> from localchain.evals.results import EvalResult
         >>> "<table>" in render_html(EvalResult())
@@ -183,10 +188,15 @@ def render_html(result: EvalResult, *, comparison: Comparison | None = None,
                               f"failed, {usage.seconds:.1f} s)")),
              ("not scorable", result.not_scorable_count)]
     fact_rows = "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in facts)
+    partial = getattr(result, "partial", None)  # a PartialEvalResult (evals.harness)
+    title = "Evaluation report (partial)" if partial is not None else "Evaluation report"
+    banner = (f"<div class=partial><b>Partial report:</b> the run stopped early "
+              f"({_e(partial.describe())}). Every number below covers only what was scored "
+              "before it stopped.</div>" if partial is not None else "")
     details = json.dumps({"settings": meta.settings, "versions": meta.versions}, indent=2,
                          default=str)
     return (f"<!DOCTYPE html><html lang=en><head><meta charset=utf-8><title>localchain eval "
-            f"report</title><style>{_CSS}</style></head><body><h1>Evaluation report</h1>"
+            f"report</title><style>{_CSS}</style></head><body><h1>{title}</h1>{banner}"
             f"<table>{fact_rows}</table>{_trust(result)}<h2>Summary</h2>"
             f"{_summary_table(result, comparison)}{regressions}"
             f"<h2>Score distributions</h2><div class=plots>{plots}</div>"
@@ -214,6 +224,9 @@ def write_reports(result: EvalResult, path: str | Path, *,
                   comparison: Comparison | None = None) -> dict[str, Path]:
     """Write ``eval.json`` and ``eval.html`` into a folder, or beside a ``.json`` / ``.html``
     path (same stem); returns ``{"json": ..., "html": ...}``.
+
+    For a :class:`~localchain.evals.harness.PartialEvalResult` the JSON has a ``partial``
+    object (how far the run got) and the HTML page says it is partial.
 
     Example:
         >>> from localchain.evals.results import EvalResult

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import math
+import os
+import signal
+import sys
+import time
 from typing import Any
 
 import pytest
@@ -12,6 +16,7 @@ from langchain_core.runnables import RunnableLambda
 
 from localchain.errors import EvalDatasetError
 from localchain.evals import EvalResult, EvalSettings, NotScorableKind, evaluate_rag
+from localchain.evals.harness import EvalInterrupted, PartialRun
 
 ROW = {"question": "Where is the Eiffel Tower?", "answer": "In Paris.",
        "contexts": ["The Eiffel Tower is in Paris."], "reference": "Paris, France."}
@@ -203,3 +208,121 @@ def test_evaluate_rag_works_inside_a_running_event_loop(scripted: Any) -> None:
         return evaluate_rag(None, [ROW], metrics=["faithfulness"], judge=judge, progress=False)
 
     assert asyncio.run(inside()).summary["faithfulness"].mean == 1.0
+
+
+THREE = [dict(ROW, question=q) for q in ("First?", "Second?", "Third?")]
+
+
+def _progress_lines(err: str) -> list[str]:
+    """The progress lines of stderr without their "[eval  0.1 s] " clock."""
+    return [line.split("] ", 1)[1] for line in err.splitlines() if line.startswith("[eval ")]
+
+
+def test_progress_off_a_terminal_is_a_line_per_finished_sample(
+    scripted: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    judge, _ = scripted()
+    evaluate_rag(None, THREE, metrics=["faithfulness", "context_recall"], judge=judge)
+    lines = _progress_lines(capsys.readouterr().err)  # captured: stderr is no terminal
+    assert lines == [
+        "judging 3 samples on faithfulness, context_recall",
+        "scored 1/3 (#1 'First?'): faithfulness 1.000, context_recall 1.000",
+        "scored 2/3 (#2 'Second?'): faithfulness 1.000, context_recall 1.000",
+        "scored 3/3 (#3 'Third?'): faithfulness 1.000, context_recall 1.000",
+    ]
+
+    def target(question: str) -> Any:
+        if question.startswith("Boom"):
+            raise RuntimeError("index unavailable")
+        return {"answer": "In Paris.", "contexts": ["The Eiffel Tower is in Paris."]}
+
+    evaluate_rag(target, [{"question": "Fine?"}, {"question": "Boom?"}], metrics=["faithfulness"],
+                 judge=judge, progress="lines")
+    lines = _progress_lines(capsys.readouterr().err)
+    assert lines[0] == "answering 2 questions"
+    assert lines[1].startswith("answered 1/2 in ") and lines[1].endswith(": 'Fine?'")
+    assert lines[2].endswith(": 'Boom?'; target error: RuntimeError: index unavailable")
+    assert lines[3:] == ["judging 2 samples on faithfulness",
+                         "scored 1/2 (#1 'Fine?'): faithfulness 1.000",
+                         "scored 2/2 (#2 'Boom?'): faithfulness not scorable (target_error)"]
+
+
+def test_progress_on_a_terminal_is_a_bar(
+    scripted: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    judge, _ = scripted()
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    evaluate_rag(None, THREE, metrics=["faithfulness"], judge=judge)
+    err = capsys.readouterr().err
+    assert "judging: 100%" in err and "3/3" in err
+    assert not _progress_lines(err)
+    evaluate_rag(None, THREE, metrics=["faithfulness"], judge=judge, progress=False)
+    assert capsys.readouterr().err == ""
+
+
+def _ctrl_c_when(question: str) -> Any:
+    """A judge reply for the statements prompt that presses Ctrl-C when it judges
+    ``question`` (SIGINT to this process, as a terminal sends it)."""
+
+    def reply(prompt: str) -> str:
+        if question in prompt:
+            os.kill(os.getpid(), signal.SIGINT)
+        return '{"statements": ["The answer is stated."]}'
+
+    return reply
+
+
+def test_ctrl_c_while_judging_gives_what_was_scored(scripted: Any) -> None:
+    judge, _ = scripted(script={"StatementGeneratorOutput": [_ctrl_c_when("Second?")]})
+    with pytest.raises(EvalInterrupted) as stopped:
+        evaluate_rag(None, THREE, metrics=["faithfulness"], judge=judge, progress=False)
+    assert isinstance(stopped.value, KeyboardInterrupt)
+    result = stopped.value.result
+    assert result.partial == PartialRun(phase="judging", samples=3, answered=3, scores=3,
+                                        scored=1)
+    assert str(stopped.value) == ("interrupted while judging: 3 of 3 samples answered, 1 of 3 "
+                                  "judge scores done")
+    assert [list(s.scores) for s in result.samples] == [["faithfulness"], [], []]
+    assert result.samples[0].scores["faithfulness"].value == 1.0
+    summary = result.summary["faithfulness"]
+    assert (summary.mean, summary.n_scored, summary.n_not_scorable) == (1.0, 1, 0)
+    assert result.metadata.judge_model == "scripted-judge" and result.metadata.judge.calls >= 2
+
+
+def test_ctrl_c_while_answering_keeps_the_answers_given(scripted: Any) -> None:
+    judge, _ = scripted()
+
+    async def target(question: str) -> Any:
+        if question == "Second?":
+            os.kill(os.getpid(), signal.SIGINT)
+            await asyncio.sleep(60)  # the interrupt cancels this wait
+        return {"answer": "In Paris.", "contexts": [Document("The Eiffel Tower is in Paris.",
+                                                             id="c1")]}
+
+    rows = [{"question": q, "relevant_ids": ["c1"]} for q in ("First?", "Second?", "Third?")]
+    started = time.perf_counter()
+    with pytest.raises(EvalInterrupted) as stopped:
+        evaluate_rag(target, rows, metrics=["faithfulness", "MRR"], judge=judge, progress=False)
+    assert time.perf_counter() - started < 30
+    result = stopped.value.result
+    assert result.partial == PartialRun(phase="answering", samples=3, answered=1, scores=3,
+                                        scored=0)
+    assert [s.question for s in result.samples] == ["First?"]
+    assert list(result.samples[0].scores) == ["MRR"]  # retrieval is scored as it answers
+    assert result.summary["MRR"].mean == 1.0 and result.summary["faithfulness"].n_scored == 0
+
+
+def test_ctrl_c_inside_a_running_event_loop(scripted: Any) -> None:
+    judge, _ = scripted(script={"StatementGeneratorOutput": [_ctrl_c_when("Second?")]})
+
+    async def inside() -> EvalResult:
+        return evaluate_rag(None, THREE, metrics=["faithfulness"], judge=judge, progress=False)
+
+    loop = asyncio.new_event_loop()  # no Ctrl-C handler of asyncio.run: KeyboardInterrupt
+    try:
+        with pytest.raises(EvalInterrupted) as stopped:
+            loop.run_until_complete(inside())
+    finally:
+        loop.close()
+    assert stopped.value.result.partial.scored == 1
+    assert [list(s.scores) for s in stopped.value.result.samples] == [["faithfulness"], [], []]

@@ -119,3 +119,37 @@ def test_a_regression_against_the_baseline_fails(pytester: pytest.Pytester) -> N
     result.stdout.fnmatch_lines(["*evaluation 'rag' regressed against the baseline:*",
                                  "*MRR: 1.500 -> 1.000 (-0.500)  REGRESSION*",
                                  "*against the baseline: REGRESSED: MRR"])
+
+
+INTERRUPTED = """
+import asyncio, os, signal
+import pytest
+
+async def target(question):
+    if question.startswith("Second"):
+        os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C while the second question is answered
+        await asyncio.sleep(60)
+    return {"answer": "The answer is stated.", "sources": [
+        {"id": "c1", "text": "The answer is stated here.", "metadata": {}}]}
+
+@pytest.mark.eval
+def test_stopped(rag_eval):
+    rag_eval(target, "data.jsonl", metrics=["faithfulness", "retrieval"], name="rag")
+"""
+
+
+def test_an_evaluation_stopped_by_ctrl_c_is_reported_as_partial(pytester: pytest.Pytester) -> None:
+    _project(pytester, 1, "supported")
+    pytester.makepyfile(test_stopped=INTERRUPTED)
+    result = pytester.runpytest_subprocess("--run-evals", "--eval-report", "out",
+                                           "test_stopped.py")
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    result.stdout.fnmatch_lines([
+        "*rag (partial: interrupted while answering: 1 of 2 samples answered, 0 of 2 judge "
+        "scores done): 1 samples; faithfulness=n/a, recall@5=1.000*",
+        "report written: out*eval.html"])
+    data = json.loads((pytester.path / "out" / "eval.json").read_text(encoding="utf-8"))
+    assert data["partial"] == {"reason": "interrupted", "phase": "answering", "samples": 2,
+                               "answered": 1, "scores": 2, "scored": 0}
+    assert [s["question"] for s in data["samples"]] == ["First question?"]
+    assert "Partial report" in (pytester.path / "out" / "eval.html").read_text(encoding="utf-8")

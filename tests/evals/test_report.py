@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,7 @@ from localchain.evals import (
     render_html,
     write_reports,
 )
+from localchain.evals.harness import EvalInterrupted
 from localchain.evals.results import MetricSummary
 
 ROWS = [
@@ -61,6 +64,34 @@ def test_html_is_self_contained_escaped_and_shows_the_worst_first(scripted: Any)
     worst = page.split("<h3>faithfulness</h3>")[1]
     assert worst.index("Where is Rome?") < worst.index("Paris")
     assert "Not calibrated" in page and "scripted-judge" in page
+
+
+def test_a_run_stopped_by_ctrl_c_is_reported_as_partial(scripted: Any, tmp_path: Path) -> None:
+    def statements(prompt: str) -> str:
+        if "Where is Rome?" in prompt:
+            os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C while the second row is judged
+        return '{"statements": ["In France."]}'
+
+    judge, _ = scripted(script={"StatementGeneratorOutput": [statements]})
+    with pytest.raises(EvalInterrupted) as stopped:
+        evaluate_rag(None, ROWS, metrics=["faithfulness", "retrieval"], judge=judge,
+                     progress=False)
+    paths = write_reports(stopped.value.result, tmp_path / "out")
+    data = json.loads(paths["json"].read_text(encoding="utf-8"))
+    assert data["partial"] == {"reason": "interrupted", "phase": "judging", "samples": 2,
+                               "answered": 2, "scores": 2, "scored": 1}
+    retrieval = ["recall@5", "MRR", "MAP", "nDCG@5"]
+    assert [list(s["scores"]) for s in data["samples"]] == [["faithfulness", *retrieval],
+                                                             retrieval]
+    assert data["summary"]["faithfulness"]["n_scored"] == 1
+    assert data["summary"]["MRR"] == {**data["summary"]["MRR"], "n_scored": 2, "mean": 0.75}
+    page = paths["html"].read_text(encoding="utf-8")
+    assert "<h1>Evaluation report (partial)</h1>" in page
+    assert ("<b>Partial report:</b> the run stopped early (interrupted while judging: 2 of 2 "
+            "samples answered, 1 of 2 judge scores done)") in page
+    whole = write_reports(_result(scripted), tmp_path / "whole")
+    assert "partial" not in json.loads(whole["json"].read_text(encoding="utf-8"))
+    assert "Partial report" not in whole["html"].read_text(encoding="utf-8")
 
 
 def test_calibration_is_shown_when_given(scripted: Any) -> None:
