@@ -149,8 +149,6 @@ def load_faiss_store(
     except (KeyError, TypeError, ValueError, ValidationError) as err:
         raise IndexFormatError(where, f"malformed {DOCSTORE_FILE} ({err})") from err
     store = FaissStore(embeddings, settings, model_name=name, dimension=dimension)
-    if check:
-        store.check_embeddings(embeddings, where)
     if body.get("index_sha256"):
         store.index = _read_index(source, body["index_sha256"])
         ids = set(faiss.vector_to_array(store.index.id_map).tolist())
@@ -158,6 +156,10 @@ def load_faiss_store(
             raise IndexFormatError(where, f"{INDEX_FILE} does not match {DOCSTORE_FILE}")
     elif docs:
         raise IndexFormatError(where, f"{DOCSTORE_FILE} lists documents but has no index")
+    if check:
+        # After both files are read: checking may load the embedding model, which takes
+        # seconds, and a writer may replace the folder meanwhile.
+        store.check_embeddings(embeddings, where)
     store.kind = kind
     store._docs = docs
     store._ids = {d.id: n for n, d in docs.items()}  # type: ignore[misc]

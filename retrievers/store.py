@@ -9,8 +9,11 @@ Layout of a store folder::
 
 Every update writes a complete new generation folder, then replaces ``manifest.json``
 (atomically) to point at it, then removes the old one: a crash mid-update leaves the
-previous index intact. Writers take an advisory lock (``DIR/.writer.lock``) and reload the
-store if another process updated it meanwhile; readers are never disturbed.
+previous index intact, and the next update removes what the crash left behind. Writers
+take an advisory lock (``DIR/.writer.lock``; a second writer waits, see
+:func:`.store_manifest.writer_lock`) and reload the store if another process updated it
+meanwhile. Readers pin the generation they read (``DIR/.readers.lock``), so a writer
+finishing meanwhile never removes it under them (:func:`.store_manifest.reader_pin`).
 
 Re-indexing a changed folder embeds only what changed: chunk ids hash the source and the
 text (:func:`.chunking.chunk_id`), so :func:`.chunking.diff_chunks` says which chunks are
@@ -31,6 +34,7 @@ Example:
 from __future__ import annotations
 
 import shutil
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -40,7 +44,7 @@ from langchain_core.embeddings import Embeddings
 from langchain_core.retrievers import BaseRetriever
 from pydantic import BaseModel, Field
 
-from localchain.errors import EmptyCorpusError
+from localchain.errors import EmptyCorpusError, IndexFormatError
 from localchain.files import write_atomic
 from localchain.retrievers.bm25 import BM25Retriever
 from localchain.retrievers.chunker_spec import ChunkerSpec
@@ -48,6 +52,7 @@ from localchain.retrievers.chunking import Chunker, SentenceWindowChunker, diff_
 from localchain.retrievers.dense import DenseRetriever, default_threshold
 from localchain.retrievers.embeddings import (
     default_embeddings,
+    embed_matrix,
     embed_with_progress,
     embedding_identity,
 )
@@ -56,19 +61,38 @@ from localchain.retrievers.faiss_store import FaissSettings, FaissStore
 from localchain.retrievers.hybrid import HybridRetriever
 from localchain.retrievers.loaders import SkippedFile, load_documents
 from localchain.retrievers.store_manifest import (
+    LOCK_FILE,
     MANIFEST,
+    READERS_LOCK,
     EmbeddingInfo,
+    StoreBusyError,
+    StoreExistsError,
     StoreManifest,
+    deleted_manifest,
     generation_folder,
+    generation_folders,
     read_manifest,
+    reader_pin,
+    sweep,
     writer_lock,
 )
 
-__all__ = ["Index", "IndexReport", "Mode", "StoreManifest", "open_retriever"]
+__all__ = [
+    "Index",
+    "IndexReport",
+    "Mode",
+    "StoreBusyError",
+    "StoreExistsError",
+    "StoreManifest",
+    "open_retriever",
+]
 
 Mode = Literal["dense", "bm25", "hybrid", "rerank"]
 # Compact an HNSW graph when deleted nodes pass this share of the live ones.
 _COMPACT_SHARE = 0.2
+# A reader that finds its generation gone (possible only where the readers lock cannot be
+# created, e.g. a read-only folder) reads the manifest again this many times.
+_READ_ATTEMPTS = 3
 
 
 class IndexReport(BaseModel):
@@ -140,12 +164,21 @@ class Index:
         chunker: Chunker | None = None,
         faiss: FaissSettings | None = None,
     ) -> Index:
-        """An empty store in a new (or empty) folder; fill it with :meth:`update`."""
+        """An empty store in a new (or empty) folder; fill it with :meth:`update`.
+
+        A folder holding only lock files left by a failed build counts as empty.
+
+        Raises:
+            StoreExistsError: the folder holds a store, or other files.
+            IndexFormatError: the folder holds a store whose ``manifest.json`` was deleted.
+        """
         folder = Path(store_dir)
         if (folder / MANIFEST).exists():
-            raise FileExistsError(f"{folder} already holds a store; use Index.open() to update")
-        if folder.exists() and any(folder.iterdir()):
-            raise FileExistsError(f"{folder} is not empty; choose a new folder for the store")
+            raise StoreExistsError(str(folder), "already holds a store; use Index.open() to update")
+        if generation_folders(folder):
+            raise IndexFormatError(str(folder), deleted_manifest(folder))
+        if folder.exists() and any(p.name not in _LOCKS for p in folder.iterdir()):
+            raise StoreExistsError(str(folder), "is not empty; choose a new folder for the store")
         emb = embeddings or default_embeddings()
         name, dimension = embedding_identity(emb)
         spec = ChunkerSpec.of(chunker or SentenceWindowChunker(size=3, overlap=1))
@@ -176,7 +209,7 @@ class Index:
 
         Raises:
             EmptyCorpusError: nothing could be loaded from ``path``.
-            FileExistsError: ``store_dir`` already holds something.
+            StoreExistsError: ``store_dir`` already holds something (a ``FileExistsError``).
         """
         index = cls.create(store_dir, embeddings=embeddings, chunker=chunker, faiss=faiss)
         return index.update(path, progress=progress, **load_options)
@@ -185,31 +218,58 @@ class Index:
     def open(cls, store_dir: str | Path, *, embeddings: Embeddings | None = None) -> Index:
         """Open a store; ``embeddings`` default to the bundled MiniLM.
 
+        The manifest and the generation it names are read while pinned (see
+        :func:`.store_manifest.reader_pin`), so a writer finishing an update meanwhile does
+        not remove them; the embedding model is checked (and loaded) only afterwards.
+
         Raises:
-            IndexFormatError: not a store, another format version, or damaged files.
+            IndexFormatError: not a store, another format version, damaged files, or a
+                manifest that disagrees with the vectors.
             EmbeddingMismatchError: ``embeddings`` are not the model the store was built with.
         """
         folder = Path(store_dir).resolve()
-        manifest = read_manifest(folder)
         emb = embeddings or default_embeddings()
-        data = folder / generation_folder(manifest.generation)
-        dense = load_faiss_store(data / "dense", emb)
-        bm25 = BM25Retriever.load(data / "bm25.json")
+        for attempt in range(1, _READ_ATTEMPTS + 1):
+            with reader_pin(folder):
+                manifest = read_manifest(folder)
+                try:
+                    dense, bm25 = _read_generation(folder, manifest, emb)
+                except IndexFormatError:
+                    moved = read_manifest(folder).generation != manifest.generation
+                    if not moved or attempt == _READ_ATTEMPTS:
+                        raise
+                    continue
+            break
+        dense.check_embeddings(emb, str(folder))
         return cls(folder, manifest, dense, bm25, emb)
 
     # --- update ----------------------------------------------------------------------
 
     def update(
-        self, path: str | Path, *, progress: bool | None = None, **load_options: Any
+        self,
+        path: str | Path,
+        *,
+        progress: bool | None = None,
+        wait: float | None = 600.0,
+        **load_options: Any,
     ) -> IndexReport:
         """Bring the store up to date with ``path`` (a file or folder) and save it.
 
         Chunks of files under ``path`` that are gone or changed are removed, new text is
         embedded, the rest is kept. Other roots indexed into the same store are untouched.
+        Leftovers of an update that was killed (a temporary manifest, old generations) are
+        removed first.
+
+        While another process updates the store, this one logs a warning and waits up to
+        ``wait`` seconds (``None``: without limit).
+
+        Raises:
+            StoreBusyError: the other process still held the store after ``wait`` seconds.
         """
-        with writer_lock(self.folder):
+        with writer_lock(self.folder, timeout=wait):
             # Another process may have updated the store since this one opened it.
             self._refresh()
+            sweep(self.folder, keep=self.manifest.generation)
             return self._update(Path(path).resolve(), progress, load_options)
 
     def _update(
@@ -245,7 +305,7 @@ class Index:
         self.dense.delete(diff.removed)
         self.bm25.delete(diff.removed)
         if diff.added:
-            vectors = embed_with_progress(self.embeddings, diff.added, progress)
+            vectors = _embed(self.embeddings, diff.added, progress)
             self.dense.add_embeddings(diff.added, vectors)
         self.dense.update_metadata(moved)
         self.bm25.add_documents([*diff.added, *moved])
@@ -264,17 +324,35 @@ class Index:
 
     def _refresh(self) -> None:
         if not (self.folder / MANIFEST).is_file():
+            if generation_folders(self.folder):
+                raise IndexFormatError(str(self.folder), deleted_manifest(self.folder))
             return
         current = read_manifest(self.folder)
-        if current.generation != self.manifest.generation:
-            data = self.folder / generation_folder(current.generation)
-            self.dense = load_faiss_store(data / "dense", self.embeddings)
-            self.bm25 = BM25Retriever.load(data / "bm25.json")
-            self.manifest = current
+        if current.generation == self.manifest.generation:
+            return
+        mine, theirs = self.manifest, current
+        if (mine.embedding, mine.chunker, mine.faiss) != (
+            theirs.embedding,
+            theirs.chunker,
+            theirs.faiss,
+        ):
+            # Two builds of a new store raced, or the folder was rebuilt: their settings win
+            # only if they are this store's.
+            raise StoreExistsError(
+                str(self.folder),
+                f"was built meanwhile by another process, with {theirs.chunker.kind} chunks "
+                f"of {theirs.embedding.name!r}; open it again to update it",
+            )
+        self.dense, self.bm25 = _read_generation(self.folder, current, self.embeddings)
+        self.manifest = current
 
     def _save(self) -> None:
         old = self.manifest.generation
         new = old + 1
+        if old == 0 and not (self.folder / MANIFEST).exists():
+            # The manifest comes before any data: a build killed midway is then an empty
+            # store to update, and data without a manifest always means a deleted manifest.
+            self._write_manifest(self.manifest)
         data = self.folder / generation_folder(new)
         if data.exists():  # left by a crashed update; never referenced by the manifest
             shutil.rmtree(data)
@@ -289,9 +367,12 @@ class Index:
                 "updated_at": _now(),
             }
         )
-        write_atomic(self.folder / MANIFEST, manifest.model_dump_json(indent=2).encode("utf-8"))
+        self._write_manifest(manifest)
         self.manifest = manifest
-        shutil.rmtree(self.folder / generation_folder(old), ignore_errors=True)
+        sweep(self.folder, keep=new)
+
+    def _write_manifest(self, manifest: StoreManifest) -> None:
+        write_atomic(self.folder / MANIFEST, manifest.model_dump_json(indent=2).encode("utf-8"))
 
     # --- search ----------------------------------------------------------------------
 
@@ -377,11 +458,58 @@ def open_retriever(
     )
 
 
+def _read_generation(
+    folder: Path, manifest: StoreManifest, embeddings: Embeddings
+) -> tuple[FaissStore, BM25Retriever]:
+    """The data of the generation ``manifest`` names, checked against the manifest.
+
+    The embedding model is not touched (it may take seconds to load); the caller checks it.
+    """
+    info = manifest.embedding
+    if manifest.generation == 0:  # an empty store: no folder yet
+        dense = FaissStore(
+            embeddings, manifest.faiss, model_name=info.name, dimension=info.dimension
+        )
+        return dense, BM25Retriever(allow_empty=True)
+    data = folder / generation_folder(manifest.generation)
+    dense = load_faiss_store(data / "dense", embeddings, check=False)
+    if (dense.model_name, dense.dimension) != (info.name, info.dimension):
+        raise IndexFormatError(
+            str(folder),
+            f"{MANIFEST} names {info.dimension}-dimensional vectors from {info.name!r}, but "
+            f"{data.name}/dense holds {dense.dimension}-dimensional vectors from "
+            f"{dense.model_name!r}; {MANIFEST} was edited or damaged",
+        )
+    return dense, BM25Retriever.load(data / "bm25.json")
+
+
+def _embed(embeddings: Embeddings, documents: list[Document], progress: bool | None) -> Any:
+    if not progress or sys.stderr.isatty():
+        return embed_with_progress(embeddings, documents, progress)
+    # Asked for progress with stderr in a log or a pipe: rich draws nothing there, so
+    # progress is written as plain lines, one per tenth of the work.
+    total = len(documents)
+    done, shown = 0, 0
+
+    def advance(count: int) -> None:
+        nonlocal done, shown
+        done += count
+        if done == total or done * 10 // total > shown:
+            shown = done * 10 // total
+            print(f"Embedding chunks: {done}/{total}", file=sys.stderr, flush=True)
+
+    texts = [d.page_content for d in documents]
+    return embed_matrix(embeddings, texts, batch_size=64, advance=advance)
+
+
 def _under(source: Any, root: Path) -> bool:
     if not isinstance(source, str):
         return False
     path = Path(source)
     return path == root or root in path.parents
+
+
+_LOCKS = (LOCK_FILE, READERS_LOCK)
 
 
 def _now() -> str:

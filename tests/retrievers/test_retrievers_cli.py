@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -156,3 +157,84 @@ def test_rerank_mode_with_the_embedded_model(cli, indexed: Path) -> None:
     hits = json.loads(result.stdout)
     assert len(hits) == 2 and {h["score"] for h in hits} <= {0.0, 1.0}
     assert {h["metadata"]["retrieval_rank"] for h in hits} == {1, 2}
+
+
+def small_corpus(root: Path) -> Path:
+    (root / "kb").mkdir()
+    shutil.copy(INTERSTELLAR, root / "kb" / "interstellar.txt")
+    return root / "kb"
+
+
+def test_progress_is_written_where_stderr_is_not_a_terminal(cli, tmp_path: Path) -> None:
+    kb = small_corpus(tmp_path)
+    args = ("index", "kb", "--chunker", "separator")
+    shown = cli(tmp_path, *args, "--store", "store", "--progress")  # stderr is captured here
+    assert shown.returncode == 0, shown.stderr
+    lines = shown.stderr.splitlines()
+    assert f"Loading {kb.resolve()}: 1/1 files" in lines
+    assert "Embedding chunks: 15/15" in lines
+    quiet = cli(tmp_path, *args, "--store", "store2")  # the default: bars on a terminal only
+    assert quiet.returncode == 0 and quiet.stderr == ""
+
+
+def test_index_and_retrieve_name_a_deleted_manifest(cli, tmp_path: Path) -> None:
+    small_corpus(tmp_path)
+    assert cli(tmp_path, "index", "kb", "--store", "store").returncode == 0
+    (tmp_path / "store" / "manifest.json").unlink()
+    for args in (("index", "kb"), ("retrieve", "science", "--mode", "dense")):
+        result = cli(tmp_path, *args, "--store", "store")
+        assert result.returncode == 1 and result.stderr.count("\n") == 1, result.stderr
+        assert "holds index data (gen-000001) but no manifest.json (deleted?)" in result.stderr
+
+
+HOLD_WRITER_LOCK = """
+import sys, time
+from pathlib import Path
+from localchain.retrievers.store_manifest import writer_lock
+
+store, holding, release = map(Path, sys.argv[1:])
+with writer_lock(store):
+    holding.touch()
+    deadline = time.monotonic() + 300
+    while not release.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+"""
+
+
+def test_a_second_index_run_waits_for_the_first_and_says_so(cli, tmp_path: Path) -> None:
+    kb = small_corpus(tmp_path)
+    assert cli(tmp_path, "index", "kb", "--store", "store").returncode == 0
+    store, holding, release = tmp_path / "store", tmp_path / "holding", tmp_path / "release"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_WRITER_LOCK, str(store), str(holding), str(release)]
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not holding.exists():
+            assert time.monotonic() < deadline and holder.poll() is None
+            time.sleep(0.05)
+        (kb / "notes.md").write_text("# Notes\n\nThe film runs 169 minutes.")
+        log = tmp_path / "second.err"
+        environ = {k: v for k, v in os.environ.items() if not k.startswith("LOCALCHAIN_")}
+        with open(log, "w") as err:
+            second = subprocess.Popen(
+                [sys.executable, "-m", "localchain", "index", "kb", "--store", "store"],
+                cwd=tmp_path,
+                stdout=subprocess.PIPE,
+                stderr=err,
+                text=True,
+                env=environ,
+            )
+        waiting = f"is being updated by another process (pid {holder.pid}); waiting up to 600 s"
+        deadline = time.monotonic() + 300
+        while waiting not in log.read_text():
+            assert second.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, "the second run never said it was waiting"
+            time.sleep(0.2)
+        assert second.poll() is None  # still waiting, not failed
+    finally:
+        release.touch()
+        holder.wait(timeout=60)
+    out, _ = second.communicate(timeout=300)
+    assert second.returncode == 0, log.read_text()
+    assert "1 added, 0 removed" in out

@@ -12,7 +12,7 @@ import warnings
 from pathlib import Path
 
 import pytest
-from langchain_core.embeddings import Embeddings
+from langchain_core.embeddings import DeterministicFakeEmbedding, Embeddings
 
 from localchain.errors import (
     DocumentLoadError,
@@ -266,6 +266,47 @@ def test_a_store_inside_the_indexed_folder_skips_its_own_files(corpus: Path) -> 
     assert (report.added, report.removed, report.total) == (0, 0, 17)
     sources = {d.metadata["source"] for d in Index.open(corpus / "store").bm25.documents}
     assert not any("/store/" in s for s in sources)
+
+
+def test_a_deleted_manifest_is_named_by_index_and_open(tmp_path: Path) -> None:
+    (tmp_path / "kb").mkdir()
+    (tmp_path / "kb" / "a.txt").write_text("The Moon orbits Earth.")
+    store, fake = tmp_path / "store", DeterministicFakeEmbedding(size=16)
+    Index.build(tmp_path / "kb", store, embeddings=fake)
+    (store / "manifest.json").unlink()
+    reason = r"index data \(gen-000001\) but no manifest.json \(deleted\?\); restore it"
+    with pytest.raises(IndexFormatError, match=reason):
+        Index.build(tmp_path / "kb", store, embeddings=fake)  # what `localchain index` does
+    with pytest.raises(IndexFormatError, match=reason):
+        Index.open(store, embeddings=fake)
+
+
+def test_a_failed_build_leaves_a_folder_to_build_into(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(EmptyCorpusError):
+        Index.build(tmp_path / "empty", tmp_path / "store")
+    assert [p.name for p in (tmp_path / "store").iterdir()] == [".writer.lock"]
+    (tmp_path / "empty" / "a.txt").write_text("The Moon orbits Earth.")
+    report = Index.build(
+        tmp_path / "empty", tmp_path / "store", embeddings=DeterministicFakeEmbedding(size=16)
+    )
+    assert report.total == 1
+
+
+def test_a_manifest_whose_dimension_disagrees_with_the_vectors(tmp_path: Path) -> None:
+    (tmp_path / "kb").mkdir()
+    (tmp_path / "kb" / "a.txt").write_text("The Moon orbits Earth.")
+    store, fake = tmp_path / "store", DeterministicFakeEmbedding(size=16)
+    Index.build(tmp_path / "kb", store, embeddings=fake)
+    manifest = json.loads((store / "manifest.json").read_text())
+    manifest["embedding"]["dimension"] = 17
+    (store / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(
+        IndexFormatError,
+        match="manifest.json names 17-dimensional vectors from 'DeterministicFakeEmbedding', "
+        "but gen-000001/dense holds 16-dimensional",
+    ):
+        Index.open(store, embeddings=fake)
 
 
 UNREADABLE = """
