@@ -398,12 +398,15 @@ def _load_textual(file: Path, kind: FileType, encoding: str) -> Document:
 
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.S)
 _FENCE = re.compile(r"^[ \t]{0,3}(```|~~~)")
+_FENCE_RUN = re.compile(r"^[ \t]{0,3}(`{3,}|~{3,})")
+_BACKTICKS = re.compile(r"`+")
 _ATX = re.compile(r"^[ \t]{0,3}#{1,6}[ \t]+(.+?)(?:[ \t]+#+)?[ \t]*$")
 _SETEXT = re.compile(r"^[ \t]{0,3}(=+|-+)[ \t]*$")
 
 
 def _markdown_title_and_text(raw: str) -> tuple[str | None, str]:
-    """Title from front matter or the first heading outside code fences; front matter removed."""
+    """Title from front matter or the first heading outside code fences; front matter and
+    HTML comments removed."""
     title = None
     text = raw
     front = _FRONT_MATTER.match(raw)
@@ -412,6 +415,7 @@ def _markdown_title_and_text(raw: str) -> tuple[str | None, str]:
         found = re.search(r"^title:[ \t]*(.+?)[ \t]*$", front.group(1), re.M)
         if found:
             title = found.group(1).strip("'\"") or None
+    text = _strip_markdown_comments(text)
     if title is None:
         in_fence = False
         previous = ""
@@ -427,6 +431,75 @@ def _markdown_title_and_text(raw: str) -> tuple[str | None, str]:
                     break
             previous = "" if in_fence else line
     return title, text
+
+
+def _strip_markdown_comments(text: str) -> str:
+    """Markdown without its HTML comments (``<!-- ... -->``, on one line or several).
+
+    A rendered page never shows them, so they are not the document's text: left in, notes
+    to the authors (or instructions aimed at a model) reach chunks and answers. Inside code
+    fences and inline code a comment is literal code and stays. A line that held only
+    comments goes with them; an unclosed ``<!--`` hides the rest of the file, as it does
+    when rendered.
+    """
+    if "<!--" not in text:
+        return text
+    out: list[str] = []
+    fence = ""  # the opening fence while inside a fenced code block
+    in_comment = False
+    for line in text.splitlines(keepends=True):
+        if fence:
+            closing = _FENCE_RUN.match(line)
+            if closing and closing.group(1)[0] == fence[0] and len(closing.group(1)) >= len(fence):
+                fence = ""
+            out.append(line)
+            continue
+        if not in_comment and (opening := _FENCE_RUN.match(line)):
+            fence = opening.group(1)
+            out.append(line)
+            continue
+        kept, in_comment = _uncomment_line(line, in_comment)
+        if kept == line:
+            out.append(line)
+        elif kept.strip():
+            out.append(kept)
+        elif out and out[-1].strip():
+            out.append("\n" if line.endswith("\n") else "")  # the comment's own lines go
+    return "".join(out)
+
+
+def _uncomment_line(line: str, in_comment: bool) -> tuple[str, bool]:
+    """One line without comment text, and whether a comment is still open at its end.
+    Inline code spans (matching runs of backticks on the line) are left as they are."""
+    kept: list[str] = []
+    at = 0
+    while at < len(line):
+        if in_comment:
+            end = line.find("-->", at)
+            if end < 0:
+                return "".join(kept), True
+            at, in_comment = end + 3, False
+            if kept and kept[-1].endswith((" ", "\t")) and line[at : at + 1] in (" ", "\t"):
+                at += 1  # "text <!-- note --> more" keeps one space, not two
+            continue
+        opening = line.find("<!--", at)
+        if opening < 0:
+            kept.append(line[at:])
+            break
+        ticks = _BACKTICKS.search(line, at, opening)
+        if ticks:
+            # A code span opened before the comment: keep it whole, if it closes on the line.
+            run = ticks.group(0)
+            close = re.compile(rf"(?<!`){run}(?!`)").search(line, ticks.end())
+            if close:
+                kept.append(line[at : close.end()])
+                at = close.end()
+                continue
+        kept.append(line[at:opening])
+        # "<!-->" and "<!--->" are complete (empty) comments too, so the end is looked
+        # for from the second character on.
+        at, in_comment = opening + 2, True
+    return "".join(kept), in_comment
 
 
 def _html_title_and_text(raw: str) -> tuple[str | None, str]:
@@ -445,6 +518,9 @@ def _html_title_and_text(raw: str) -> tuple[str | None, str]:
     # Comments, the doctype and processing instructions are markup, not text.
     for markup in soup.find_all(string=lambda s: isinstance(s, PreformattedString)):
         markup.extract()
+    # The text on both sides of a removed comment becomes one string, so "a <!-- c --> b"
+    # collapses to "a b" below.
+    soup.smooth()
     # Source line breaks inside a paragraph are not visible breaks; only <pre> keeps them.
     for string in soup.find_all(string=True):
         if isinstance(string, NavigableString) and not string.find_parent("pre"):
