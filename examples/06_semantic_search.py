@@ -11,7 +11,7 @@ query "how precise was the science":
 * reranked: the hybrid shortlist judged by the embedded GGUF (``LLMReranker``, yes/no).
 
 Then the book's caveat: "What is the mass of the moon?" still gets three dense hits, and
-the measured relevance threshold (``MINILM_RELEVANCE_THRESHOLD``) turns them into none.
+the book's relevance threshold (``BOOK_RELEVANCE_THRESHOLD``, 0.27) turns them into none.
 
 Run from the repository root (any working directory works):
 
@@ -27,7 +27,6 @@ from langchain_core.retrievers import BaseRetriever
 
 from localchain.models import LlamaCppChat
 from localchain.retrievers import (
-    MINILM_RELEVANCE_THRESHOLD,
     BM25Retriever,
     DenseRetriever,
     FaissStore,
@@ -38,6 +37,7 @@ from localchain.retrievers import (
     default_embeddings,
     load_documents,
 )
+from localchain.retrievers.dense import BOOK_RELEVANCE_THRESHOLD  # the book's 0.27
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 QUERY = "how precise was the science"
@@ -70,8 +70,8 @@ def main() -> None:
 
     print("\nquery:", MOON)
     show("dense, no threshold", dense.invoke(MOON))
-    strict = DenseRetriever(store=dense.store, k=3, score_threshold=MINILM_RELEVANCE_THRESHOLD)
-    show(f"dense, threshold {MINILM_RELEVANCE_THRESHOLD}", strict.invoke(MOON))
+    strict = DenseRetriever(store=dense.store, k=3, score_threshold=BOOK_RELEVANCE_THRESHOLD)
+    show(f"dense, threshold {BOOK_RELEVANCE_THRESHOLD}", strict.invoke(MOON))
     strict_hybrid = HybridRetriever(retrievers={"dense": strict, "bm25": bm25}, k=3)
     show("hybrid, threshold", strict_hybrid.invoke(MOON))
 

@@ -25,7 +25,6 @@ from typing import Any
 from localchain.chains import MultiQueryRetriever, rag_chain
 from localchain.models import LlamaCppChat
 from localchain.retrievers import (
-    MINILM_RELEVANCE_THRESHOLD,
     BM25Retriever,
     DenseRetriever,
     FaissStore,
@@ -34,6 +33,7 @@ from localchain.retrievers import (
     default_embeddings,
     load_documents,
 )
+from localchain.retrievers.dense import BOOK_RELEVANCE_THRESHOLD  # the book's 0.27
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 RAMBLING = "We saw a film with a wormhole near Saturn yesterday, it was great! Who directed it?"
@@ -58,7 +58,7 @@ def main() -> None:
         load_documents(DATA / "interstellar.txt").documents
     )
     store = FaissStore.from_documents(chunks, default_embeddings())
-    dense = DenseRetriever(store=store, k=3, score_threshold=MINILM_RELEVANCE_THRESHOLD)
+    dense = DenseRetriever(store=store, k=3, score_threshold=BOOK_RELEVANCE_THRESHOLD)
     hybrid = HybridRetriever(
         retrievers={"dense": dense, "bm25": BM25Retriever.from_documents(chunks)}, k=3
     )
