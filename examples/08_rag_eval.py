@@ -28,13 +28,13 @@ from localchain.chains import rag_chain
 from localchain.evals import ConstrainedJudge, EvalSettings, evaluate_rag, write_reports
 from localchain.models import LlamaCppChat
 from localchain.retrievers import (
-    MINILM_RELEVANCE_THRESHOLD,
     DenseRetriever,
     FaissStore,
     SeparatorChunker,
     default_embeddings,
     load_documents,
 )
+from localchain.retrievers.dense import BOOK_RELEVANCE_THRESHOLD  # the book's 0.27
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 
@@ -51,7 +51,7 @@ def main() -> None:
         load_documents(DATA / "interstellar.txt").documents
     )
     store = FaissStore.from_documents(chunks, default_embeddings())
-    retriever = DenseRetriever(store=store, k=3, score_threshold=MINILM_RELEVANCE_THRESHOLD)
+    retriever = DenseRetriever(store=store, k=3, score_threshold=BOOK_RELEVANCE_THRESHOLD)
     llm = LlamaCppChat(temperature=0, seed=42, n_ctx=2048, max_tokens=48)
     rag = rag_chain(retriever, llm)
 

@@ -28,13 +28,13 @@ from localchain.chains import rag_chain
 from localchain.evals import ConstrainedJudge, EvalSettings
 from localchain.models import LlamaCppChat
 from localchain.retrievers import (
-    MINILM_RELEVANCE_THRESHOLD,
     DenseRetriever,
     FaissStore,
     SeparatorChunker,
     default_embeddings,
     load_documents,
 )
+from localchain.retrievers.dense import BOOK_RELEVANCE_THRESHOLD  # the book's 0.27
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 
@@ -63,7 +63,7 @@ def pipeline(llm: LlamaCppChat) -> tuple[Runnable, list[dict[str, Any]]]:
         load_documents(DATA / "interstellar.txt").documents
     )
     store = FaissStore.from_documents(chunks, default_embeddings())
-    retriever = DenseRetriever(store=store, k=3, score_threshold=MINILM_RELEVANCE_THRESHOLD)
+    retriever = DenseRetriever(store=store, k=3, score_threshold=BOOK_RELEVANCE_THRESHOLD)
     rows = [
         {"question": question,
          "relevant_ids": [c.id for c in chunks if phrase in c.page_content]}
