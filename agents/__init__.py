@@ -22,21 +22,28 @@ Example:
     '126'
 """
 
-from localchain.agents.decoding import GrammarDecoder, RepairDecoder, StepLimits
-from localchain.agents.executor import ReActAgent
-from localchain.agents.grammar import action_grammar, expression_grammar, input_grammar
-from localchain.agents.guards import GuardSettings, LoopGuard
-from localchain.agents.parser import ParsedStep, parse_step
-from localchain.agents.prompt import (
-    BOOK_REACT_TEMPLATE,
-    CALCULATOR_EXAMPLES,
-    SEARCH_EXAMPLES,
-    ReActPrompt,
-    fence_observation,
-)
-from localchain.agents.result import AgentResult, ReActStep, StoppedReason
-from localchain.agents.tool_call import ToolOutcome, call_tool
-from localchain.agents.trace import TracePrinter
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from localchain import _lazy_exports
+
+if TYPE_CHECKING:
+    from localchain.agents.decoding import GrammarDecoder, RepairDecoder, StepLimits
+    from localchain.agents.executor import ReActAgent
+    from localchain.agents.grammar import action_grammar, expression_grammar, input_grammar
+    from localchain.agents.guards import GuardSettings, LoopGuard
+    from localchain.agents.parser import ParsedStep, parse_step
+    from localchain.agents.prompt import (
+        BOOK_REACT_TEMPLATE,
+        CALCULATOR_EXAMPLES,
+        SEARCH_EXAMPLES,
+        ReActPrompt,
+        fence_observation,
+    )
+    from localchain.agents.result import AgentResult, ReActStep, StoppedReason
+    from localchain.agents.tool_call import ToolOutcome, call_tool
+    from localchain.agents.trace import TracePrinter
 
 __all__ = [
     "BOOK_REACT_TEMPLATE",
@@ -62,3 +69,24 @@ __all__ = [
     "input_grammar",
     "parse_step",
 ]
+
+__getattr__, __dir__ = _lazy_exports(
+    __name__,
+    {
+        "decoding": ("GrammarDecoder", "RepairDecoder", "StepLimits"),
+        "executor": ("ReActAgent",),
+        "grammar": ("action_grammar", "expression_grammar", "input_grammar"),
+        "guards": ("GuardSettings", "LoopGuard"),
+        "parser": ("ParsedStep", "parse_step"),
+        "prompt": (
+            "BOOK_REACT_TEMPLATE",
+            "CALCULATOR_EXAMPLES",
+            "SEARCH_EXAMPLES",
+            "ReActPrompt",
+            "fence_observation",
+        ),
+        "result": ("AgentResult", "ReActStep", "StoppedReason"),
+        "tool_call": ("ToolOutcome", "call_tool"),
+        "trace": ("TracePrinter",),
+    },
+)

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import sys
 from enum import Enum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from langchain_core.tools import BaseTool
 
 from localchain.cli.options import (
     JsonOpt,
@@ -17,7 +16,9 @@ from localchain.cli.options import (
     read_question,
     with_model_options,
 )
-from localchain.models.registry import load_chat_model
+
+if TYPE_CHECKING:
+    from langchain_core.tools import BaseTool
 
 __all__ = ["AGENT_TOOLS", "ToolChoice", "agent", "examples_for", "tools_from_names"]
 
@@ -98,9 +99,10 @@ def agent(
     json_output: JsonOpt = False,
 ) -> None:
     """Answer a question with the ReAct agent (calculator and web search by default)."""
-    from localchain.agents import AgentResult, ReActAgent, ReActPrompt
-
     question = read_question(question)
+    from localchain.agents import AgentResult, ReActAgent, ReActPrompt
+    from localchain.models.registry import load_chat_model
+
     chosen = tools_from_names(tools)
     react = ReActAgent(
         llm=load_chat_model(settings=model_options.settings()),

@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import sys
 import time
-
-from langchain_core.messages import AIMessageChunk, HumanMessage, SystemMessage
+from typing import TYPE_CHECKING
 
 from localchain.cli.options import (
     JsonOpt,
     ModelOptions,
     QuestionArg,
     SystemOpt,
+    check_text,
     print_json,
     read_question,
     with_model_options,
 )
-from localchain.models.registry import load_chat_model
+
+if TYPE_CHECKING:
+    from langchain_core.messages import AIMessageChunk
 
 
 @with_model_options
@@ -28,6 +30,12 @@ def ask(
 ) -> None:
     """Ask the model one question and stream the answer."""
     question = read_question(question)
+    if system is not None:
+        check_text(system, "--system")
+    from langchain_core.messages import AIMessageChunk, HumanMessage, SystemMessage
+
+    from localchain.models.registry import load_chat_model
+
     settings = model_options.settings()
     started = time.perf_counter()
     chat = load_chat_model(settings=settings)

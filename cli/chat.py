@@ -5,27 +5,24 @@ from __future__ import annotations
 import os
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
-from localchain.chains.chat import Chatbot
-from localchain.chains.rag_chat import RagChatbot
-from localchain.cli.model_info import describe_model
-from localchain.cli.options import ModelOptions, SystemOpt, with_model_options
-from localchain.cli.rag import open_store_retriever
-from localchain.cli.repl import Repl
-from localchain.cli.retrieve import ModeChoice
-from localchain.errors import SessionStoreError
-from localchain.memory import (
-    InMemorySessionStore,
-    SessionStore,
-    SQLiteSessionStore,
-    memory_from_name,
+from localchain.cli.options import (
+    ModelOptions,
+    SystemOpt,
+    check_text,
+    session_name,
+    with_model_options,
 )
-from localchain.models.registry import load_chat_model
+from localchain.cli.stores import ModeChoice
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from localchain.cli.repl import Repl
+    from localchain.memory import SessionStore
 
 
 class MemoryKind(str, Enum):
@@ -70,6 +67,22 @@ def chat(
     """Chat with the model in the terminal; /help lists the commands."""
     if session is not None and resume:
         raise typer.BadParameter("give --session or --continue, not both")
+    if session is not None:
+        session = session_name(session, "--session")
+    if system is not None:
+        check_text(system, "--system")
+    from rich.console import Console
+    from rich.markup import escape
+
+    from localchain.chains.chat import Chatbot
+    from localchain.chains.rag_chat import RagChatbot
+    from localchain.cli.model_info import describe_model
+    from localchain.cli.repl import Repl
+    from localchain.cli.stores import open_store_retriever
+    from localchain.errors import SessionStoreError
+    from localchain.memory import InMemorySessionStore, memory_from_name
+    from localchain.models.registry import load_chat_model
+
     console = Console(highlight=False, soft_wrap=True)
     settings = model_options.settings()
     llm = load_chat_model(settings=settings)
@@ -113,6 +126,11 @@ def chat(
 
 
 def _open_store(path: Path | None, console: Console) -> SessionStore:
+    from rich.markup import escape
+
+    from localchain.errors import SessionStoreError
+    from localchain.memory import InMemorySessionStore, SQLiteSessionStore
+
     store = SQLiteSessionStore(path)
     try:
         store.sessions()

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from rich.console import Console
-from rich.table import Table
-
 from localchain.cli.options import JsonOpt, print_json
-from localchain.settings import config_files, explain_settings
+from localchain.cli.output import print_table
 
 
 def config(json_output: JsonOpt = False) -> None:
     """Show the effective settings and the source of each (argument, env, TOML, default)."""
+    from localchain.settings import config_files, explain_settings
+
     explained = explain_settings()
     if json_output:
         print_json(
@@ -22,11 +21,10 @@ def config(json_output: JsonOpt = False) -> None:
             }
         )
         return
-    table = Table("setting", "value", "source")
-    for name, entry in explained.items():
-        table.add_row(name, str(entry["value"]), entry["source"])
-    console = Console()
-    console.print(table)
+    print_table(
+        [(name, entry["value"], entry["source"]) for name, entry in explained.items()],
+        headers=("setting", "value", "source"),
+    )
     for path in config_files():
         state = "found" if path.is_file() else "not found"
-        console.print(f"config file: {path} ({state})")
+        print(f"config file: {path} ({state})")

@@ -10,22 +10,15 @@ import sys
 import warnings
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from localchain.cli.options import JsonOpt, print_json
-from localchain.retrievers.chunking import (
-    Chunker,
-    ParagraphChunker,
-    SentenceChunker,
-    SentenceWindowChunker,
-    SeparatorChunker,
-    TokenChunker,
-)
-from localchain.retrievers.faiss_store import FaissSettings
-from localchain.retrievers.loaders import SkippedFilesWarning
-from localchain.retrievers.store import MANIFEST, Index, IndexReport
+
+if TYPE_CHECKING:
+    from localchain.retrievers.chunking import Chunker
+    from localchain.retrievers.store import IndexReport
 
 __all__ = ["index"]
 
@@ -54,6 +47,14 @@ def make_chunker(
     kind: ChunkerChoice, *, size: int, overlap: int, separator: str, tokens: int, title: bool
 ) -> Chunker:
     """The chunker the command-line options describe."""
+    from localchain.retrievers.chunking import (
+        ParagraphChunker,
+        SentenceChunker,
+        SentenceWindowChunker,
+        SeparatorChunker,
+        TokenChunker,
+    )
+
     if kind is ChunkerChoice.window:
         return SentenceWindowChunker(size=size, overlap=overlap, prepend_title=title)
     if kind is ChunkerChoice.sentence:
@@ -98,6 +99,10 @@ def index(
     json_output: JsonOpt = False,
 ) -> None:
     """Index a file or folder for `localchain retrieve` (dense + BM25, in one folder)."""
+    from localchain.retrievers.faiss_store import FaissSettings
+    from localchain.retrievers.loaders import SkippedFilesWarning
+    from localchain.retrievers.store import MANIFEST, Index
+
     load_options: dict[str, Any] = {}
     if glob:
         load_options["glob"] = glob

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich.console import Console
-from rich.table import Table
-
 from localchain.cli.options import JsonOpt, ModelOptions, print_json, with_model_options
-from localchain.models.capabilities import capabilities
-from localchain.models.registry import load_chat_model
+from localchain.cli.output import print_table
 
 
 def describe_model(chat: Any, settings: Any) -> dict[str, Any]:
     """A JSON-ready description of a loaded chat model."""
+    from localchain.models.capabilities import capabilities
+
     caps = capabilities(chat)
     info = caps.info
     if info is not None:
@@ -42,12 +40,11 @@ def describe_model(chat: Any, settings: Any) -> dict[str, Any]:
 @with_model_options
 def models(model_options: ModelOptions = ModelOptions(), json_output: JsonOpt = False) -> None:
     """Load the configured model and show what it is."""
+    from localchain.models.registry import load_chat_model
+
     settings = model_options.settings()
     described = describe_model(load_chat_model(settings=settings), settings)
     if json_output:
         print_json(described)
         return
-    table = Table(show_header=False, box=None)
-    for key, value in described.items():
-        table.add_row(f"[bold]{key}[/bold]", str(value))
-    Console().print(table)
+    print_table(list(described.items()))

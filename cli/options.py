@@ -14,22 +14,24 @@ import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Annotated, Any, get_type_hints
+from typing import TYPE_CHECKING, Annotated, Any, get_type_hints
 
 import typer
 
-from localchain.models.registry import resolve_settings
-from localchain.settings import Settings
+if TYPE_CHECKING:
+    from localchain.settings import Settings
 
 __all__ = [
     "BackendOpt",
     "BaseUrlOpt",
+    "InputError",
     "JsonOpt",
     "MaxTokensOpt",
     "ModelOpt",
     "ModelOptions",
     "NCtxOpt",
     "NoThresholdOpt",
+    "QueriesOpt",
     "QuestionArg",
     "SeedOpt",
     "StoreOpt",
@@ -37,9 +39,12 @@ __all__ = [
     "TemperatureOpt",
     "TemplateOpt",
     "ThresholdOpt",
+    "check_text",
     "print_json",
+    "read_lines",
     "read_question",
     "relevance_cut",
+    "session_name",
     "settings_from_options",
     "with_model_options",
 ]
@@ -77,10 +82,21 @@ ThresholdOpt = Annotated[
 NoThresholdOpt = Annotated[
     bool, typer.Option("--no-threshold", help="Use the k nearest, however far.")
 ]
+QueriesOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--queries",
+        metavar="FILE",
+        help="Answer every line of FILE ('-': stdin) in this one call; prints one JSON "
+        "object a line.",
+    ),
+]
 
 
 def settings_from_options(**options: Any) -> Settings:
     """Settings from CLI options; options not given fall through to env and TOML."""
+    from localchain.models.registry import resolve_settings
+
     return resolve_settings(**{k: v for k, v in options.items() if v is not None})
 
 
@@ -186,11 +202,126 @@ def print_json(data: dict[str, Any]) -> None:
     sys.stdout.flush()
 
 
+class InputError(Exception):
+    """Input a command cannot use, such as text that is not UTF-8 or an unusable session
+    name: :func:`localchain.cli.main` prints it as one ``error:`` line on stderr and exits
+    with code 2, the code of a usage error.
+
+    Example:
+        >>> from localchain.cli import main
+        >>> main(["ask", "   "])                              # doctest: +SKIP
+        2
+    """
+
+
+def _bad_byte(text: str) -> tuple[int, int] | None:
+    """(byte, offset in bytes) of the first byte of ``text`` that was not UTF-8, else None.
+
+    Undecodable bytes of argv (and of stdin in the C locale) reach Python as lone
+    surrogates (``surrogateescape``: byte 0xff is ``"\\udcff"``).
+    """
+    for index, char in enumerate(text):
+        if "\udc80" <= char <= "\udcff":
+            return ord(char) - 0xDC00, len(text[:index].encode("utf-8", "surrogateescape"))
+        if "\ud800" <= char <= "\udfff":  # a surrogate no decoder makes: not from bytes
+            return ord(char), len(text[:index].encode("utf-8", "surrogatepass"))
+    return None
+
+
+def check_text(text: str, what: str) -> str:
+    """``text`` if it is valid Unicode (every byte it came from was UTF-8), else
+    :class:`InputError` naming ``what`` and the first bad byte.
+
+    Example:
+        >>> check_text("caf\u00e9", "the question")
+        'café'
+        >>> try:
+        ...     check_text("caf\\udce9", "the question")
+        ... except InputError as err:
+        ...     print(err)
+        the question is not valid UTF-8 (byte 0xe9 at offset 3); pass UTF-8 text
+    """
+    bad = _bad_byte(text)
+    if bad is not None:
+        raise InputError(
+            f"{what} is not valid UTF-8 (byte 0x{bad[0]:02x} at offset {bad[1]}); pass UTF-8 text"
+        )
+    return text
+
+
+def _decode(data: bytes, what: str) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = data[: err.start].count(b"\n") + 1
+        raise InputError(
+            f"{what} is not valid UTF-8 (byte 0x{data[err.start]:02x} on line {line}, offset "
+            f"{err.start}); pass UTF-8 text"
+        ) from None
+
+
+def _read_stdin(what: str) -> str:
+    buffer = getattr(sys.stdin, "buffer", None)
+    if buffer is None:  # stdin replaced by a text stream (an embedding program, a test)
+        return check_text(sys.stdin.read(), what)
+    return _decode(buffer.read(), what)
+
+
 def read_question(question: str, *, name: str = "question") -> str:
-    """The QUESTION argument (or the argument ``name``), read from stdin when it is ``-``;
-    an empty one is a usage error."""
+    """The QUESTION argument (or the argument ``name``), read from stdin when it is ``-``.
+
+    Text from stdin loses its trailing line break (``echo ... |`` adds one). An empty
+    question, or one that is not UTF-8, is an :class:`InputError`.
+
+    Example:
+        >>> read_question("What is 2 + 2?")
+        'What is 2 + 2?'
+    """
     if question == "-":
-        question = sys.stdin.read()
+        question = _read_stdin(f"the {name} read from stdin").rstrip("\r\n")
+    else:
+        check_text(question, f"the {name}")
     if not question.strip():
-        raise typer.BadParameter(f"the {name} is empty", param_hint=name.upper())
+        raise InputError(f"the {name} is empty")
     return question
+
+
+def read_lines(path: Path, *, option: str = "--queries") -> list[str]:
+    """The non-blank lines of a file (``-``: stdin), each without its line break.
+
+    The whole file is checked first: a byte that is not UTF-8 is an :class:`InputError`
+    naming the line, before any line is answered.
+
+    Example:
+        >>> import tempfile
+        >>> path = Path(tempfile.mkdtemp()) / "queries.txt"
+        >>> _ = path.write_text("black hole\\n\\nwormhole\\n", encoding="utf-8")
+        >>> read_lines(path)
+        ['black hole', 'wormhole']
+    """
+    if str(path) == "-":
+        text = _read_stdin(f"{option} - (stdin)")
+    else:
+        try:
+            data = path.read_bytes()
+        except OSError as err:
+            raise InputError(f"{option} {path}: {err.strerror or err}") from None
+        text = _decode(data, f"{option} {path}")
+    return [line.rstrip("\r") for line in text.split("\n") if line.strip()]
+
+
+def session_name(name: str, where: str) -> str:
+    """A session name as stores keep it (trimmed), or :class:`InputError` saying why it
+    cannot be one (blank, longer than 200 characters, not UTF-8).
+
+    Example:
+        >>> session_name("  trip ", "--session")
+        'trip'
+    """
+    from localchain.memory.history import check_session_id
+
+    check_text(name, f"the session name given to {where}")
+    try:
+        return check_session_id(name)
+    except ValueError as err:
+        raise InputError(f"{where}: {err}") from None

@@ -4,34 +4,33 @@ The answer streams to stdout, followed by the numbered sources (path and text) a
 citations; with ``--json`` one object is printed instead: question, query, answer,
 citations, supported, unsupported_reason, statements, invalid_citations and sources (each
 with number, id, text, score and metadata including the source path).
+
+``--queries FILE`` answers every line of FILE with one loaded model and prints one such
+object a line (``{"question": ..., "error": ...}`` for a question that failed; the exit
+code is then 1).
 """
 
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from langchain_core.retrievers import BaseRetriever
-from langchain_core.runnables.utils import AddableDict
 
-from localchain.chains.rag import rag_chain
-from localchain.chains.rag_chat import format_sources_footer
 from localchain.cli.options import (
     JsonOpt,
     ModelOptions,
     NoThresholdOpt,
-    QuestionArg,
+    QueriesOpt,
     StoreOpt,
     ThresholdOpt,
     print_json,
+    read_lines,
     read_question,
     relevance_cut,
     with_model_options,
 )
-from localchain.cli.retrieve import ModeChoice, ModeOpt
-from localchain.models.registry import load_chat_model
+from localchain.cli.stores import ModeChoice, ModeOpt, open_store_retriever
 
 __all__ = ["open_store_retriever", "rag_app"]
 
@@ -43,34 +42,15 @@ rag_app = typer.Typer(
 )
 
 
-def open_store_retriever(
-    store: Path,
-    mode: ModeChoice = ModeChoice.hybrid,
-    *,
-    k: int = 5,
-    threshold: float | str | None = "auto",
-    llm: Any = None,
-) -> BaseRetriever:
-    """The store folder as a retriever in ``mode``; ``rerank`` reranks with ``llm``.
-
-    Example:
-        >>> open_store_retriever(Path("films.store"), ModeChoice.bm25, k=3)  # doctest: +SKIP
-    """
-    from localchain.retrievers.store import open_retriever
-
-    reranker: Any = "llm"
-    if mode is ModeChoice.rerank and llm is not None:
-        from localchain.retrievers.llm_rerank import LLMReranker
-
-        reranker = LLMReranker(llm=llm)
-    return open_retriever(store, mode=mode.value, k=k, threshold=threshold, reranker=reranker)  # type: ignore[arg-type]
-
-
 @rag_app.command("ask")
 @with_model_options
 def ask(
-    question: QuestionArg,
     store: StoreOpt,
+    question: Annotated[
+        str | None,
+        typer.Argument(help="The question; '-' reads it from stdin.", show_default=False),
+    ] = None,
+    queries: QueriesOpt = None,
     mode: ModeOpt = ModeChoice.hybrid,
     k: Annotated[int, typer.Option("-k", "--k", min=1, help="Sources to retrieve.")] = 5,
     threshold: ThresholdOpt = None,
@@ -89,8 +69,13 @@ def ask(
     json_output: JsonOpt = False,
 ) -> None:
     """Answer a question from an index, citing the sources like [1]."""
-    question = read_question(question)
+    if (question is None) == (queries is None):
+        raise typer.BadParameter("give a QUESTION or --queries FILE (one of them)")
+    questions = read_lines(queries) if queries is not None else [read_question(question)]
     cut = relevance_cut(threshold, no_threshold)
+    from localchain.chains.rag import rag_chain
+    from localchain.models.registry import load_chat_model
+
     settings = model_options.settings()
     # The store is opened first, so a wrong --store fails before the model loads; only
     # rerank needs the model to open it.
@@ -99,28 +84,57 @@ def ask(
     if llm is None:
         llm = load_chat_model(settings=settings)
     chain = rag_chain(retriever, llm, verify=verify, rewrite=rewrite)
+    extra = {"mode": mode.value, "store": str(store)}
+    if queries is not None:
+        _answer_each(chain, questions, extra)
+        return
+    result = _answer(chain, questions[0], stream=not json_output)
+    if json_output:
+        print_json(_result_json(result, extra))
+        return
+    from localchain.chains.rag_chat import format_sources_footer
+
+    sys.stdout.write("\n" + format_sources_footer(result, width=160) + "\n")
+
+
+def _answer(chain: Any, question: str, *, stream: bool) -> dict[str, Any]:
+    """Run the chain on one question; with ``stream``, the answer goes to stdout as it comes
+    (and a line break after it)."""
+    from langchain_core.runnables.utils import AddableDict
+
     result = AddableDict()
     started = False
     for chunk in chain.stream(question.strip()):
         result = result + chunk
         piece = chunk.get("answer")
-        if piece and not json_output:
+        if piece and stream:
             sys.stdout.write(piece)
             sys.stdout.flush()
             started = True
-    if json_output:
-        print_json(
-            {
-                **result,
-                "sources": _sources_json(result.get("sources", [])),
-                "mode": mode.value,
-                "store": str(store),
-            }
-        )
-        return
     if started:
         sys.stdout.write("\n")
-    sys.stdout.write("\n" + format_sources_footer(result, width=160) + "\n")
+    return result
+
+
+def _answer_each(chain: Any, questions: list[str], extra: dict[str, Any]) -> None:
+    from localchain.errors import LocalchainError
+
+    failed = 0
+    for question in questions:
+        try:
+            result = _answer(chain, question, stream=False)
+        except LocalchainError as err:  # one question that fails ends no batch
+            print_json({"question": question, "error": str(err), **extra})
+            failed += 1
+            continue
+        print_json(_result_json(result, extra))
+    if failed:
+        print(f"error: {failed} of {len(questions)} questions failed", file=sys.stderr)
+        raise typer.Exit(1)
+
+
+def _result_json(result: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    return {**result, "sources": _sources_json(result.get("sources", [])), **extra}
 
 
 def _sources_json(sources: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from localchain.chains.chat import Chatbot
+from localchain.cli.options import InputError, check_text, session_name
 from localchain.errors import ContextOverflowError, LocalchainError
 from localchain.memory import format_transcript
 from localchain.models.capabilities import capabilities
@@ -62,7 +63,11 @@ class _LineReader:
             return str(self.session.prompt(prompt))
         sys.stdout.write(prompt)
         sys.stdout.flush()
-        line = sys.stdin.readline()
+        # Bytes, decoded here: a byte that is not UTF-8 must not end the chat (a strict
+        # stdin raises UnicodeDecodeError); it stays a surrogate and run() refuses the line.
+        buffer = getattr(sys.stdin, "buffer", None)
+        raw = buffer.readline() if buffer is not None else sys.stdin.readline()
+        line = raw.decode("utf-8", "surrogateescape") if isinstance(raw, bytes) else raw
         if not line:
             raise EOFError
         return line.rstrip("\n")
@@ -128,6 +133,11 @@ class Repl:
                 continue  # Ctrl-C at the prompt clears the line, as in a shell
             if not text.strip():
                 continue
+            try:
+                check_text(text, "the message")
+            except InputError as err:  # bytes that are not UTF-8 on a piped stdin
+                self._error(f"{err}; the line was ignored")
+                continue
             if text.lstrip().startswith("/"):
                 if self._command(text.strip()):
                     return
@@ -190,8 +200,11 @@ class Repl:
             return False
         try:
             return bool(handler(argument.strip()))
-        except LocalchainError as err:
+        except (LocalchainError, InputError) as err:
             self._error(str(err))
+            return False
+        except Exception as err:  # noqa: BLE001 - one failed command must not end the session
+            self._error(f"{name} failed: {type(err).__name__}: {err}")
             return False
 
     def _help(self, _: str) -> None:
@@ -229,6 +242,7 @@ class Repl:
         if not name:
             self._error("usage: /save NAME")
             return
+        name = session_name(name, "/save")
         replaced = name != self.bot.session_id and self.bot.store.exists(name)
         self.bot.store.copy(self.bot.session_id, name)
         self.bot.switch(name)
@@ -239,6 +253,7 @@ class Repl:
         if not name:
             self._error("usage: /load NAME")
             return
+        name = session_name(name, "/load")
         if not self.bot.store.exists(name):
             self._error(f"no session named {name!r}; /sessions lists them")
             return

@@ -18,75 +18,82 @@ Example:
     'Dogs bark'
 """
 
-from localchain.retrievers.bm25 import ENGLISH_STOP_WORDS, BM25Retriever, book_tokenize
-from localchain.retrievers.chunker_spec import ChunkerSpec
-from localchain.retrievers.chunking import (
-    ChunkDiff,
-    Chunker,
-    ParagraphChunker,
-    SentenceChunker,
-    SentenceWindowChunker,
-    SeparatorChunker,
-    TokenChunker,
-    chunk_id,
-    diff_chunks,
-    sentence_spans,
-    simple_tokenize,
-    token_counter,
-)
-from localchain.retrievers.cohere_api import CohereEmbeddings, CohereReranker
-from localchain.retrievers.dense import (
-    MINILM_RELEVANCE_THRESHOLD,
-    DenseRetriever,
-    default_threshold,
-)
-from localchain.retrievers.embeddings import (
-    DEFAULT_EMBEDDING_MODEL,
-    EmbeddingTruncationWarning,
-    SentenceTransformerEmbeddings,
-    default_embeddings,
-    embedding_identity,
-)
-from localchain.retrievers.faiss_io import (
-    from_langchain,
-    load_faiss_store,
-    save_faiss_store,
-    to_langchain,
-)
-from localchain.retrievers.faiss_store import FaissSettings, FaissStore, matches_filter
-from localchain.retrievers.hybrid import HybridRetriever, reciprocal_rank_fusion
-from localchain.retrievers.llamacpp_embeddings import LlamaCppEmbeddings
-from localchain.retrievers.llm_rerank import LLMReranker
-from localchain.retrievers.loaders import (
-    CorpusLoader,
-    LoadResult,
-    SkippedFile,
-    SkippedFilesWarning,
-    load_documents,
-    load_file,
-)
-from localchain.retrievers.metrics import (
-    RetrievalReport,
-    average_precision,
-    evaluate_run,
-    load_jsonl_qrels,
-    load_trec_qrels,
-    load_trec_run,
-    mean_average_precision,
-    mean_reciprocal_rank,
-    ndcg_at_k,
-    precision_at_k,
-    recall_at_k,
-    reciprocal_rank,
-    run_from_retriever,
-)
-from localchain.retrievers.rerank import (
-    CrossEncoderReranker,
-    Reranker,
-    RerankRetriever,
-    resolve_reranker,
-)
-from localchain.retrievers.store import Index, IndexReport, StoreManifest, open_retriever
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from localchain import _lazy_exports
+
+if TYPE_CHECKING:
+    from localchain.retrievers.bm25 import ENGLISH_STOP_WORDS, BM25Retriever, book_tokenize
+    from localchain.retrievers.chunker_spec import ChunkerSpec
+    from localchain.retrievers.chunking import (
+        ChunkDiff,
+        Chunker,
+        ParagraphChunker,
+        SentenceChunker,
+        SentenceWindowChunker,
+        SeparatorChunker,
+        TokenChunker,
+        chunk_id,
+        diff_chunks,
+        sentence_spans,
+        simple_tokenize,
+        token_counter,
+    )
+    from localchain.retrievers.cohere_api import CohereEmbeddings, CohereReranker
+    from localchain.retrievers.dense import (
+        MINILM_RELEVANCE_THRESHOLD,
+        DenseRetriever,
+        default_threshold,
+    )
+    from localchain.retrievers.embeddings import (
+        DEFAULT_EMBEDDING_MODEL,
+        EmbeddingTruncationWarning,
+        SentenceTransformerEmbeddings,
+        default_embeddings,
+        embedding_identity,
+    )
+    from localchain.retrievers.faiss_io import (
+        from_langchain,
+        load_faiss_store,
+        save_faiss_store,
+        to_langchain,
+    )
+    from localchain.retrievers.faiss_store import FaissSettings, FaissStore, matches_filter
+    from localchain.retrievers.hybrid import HybridRetriever, reciprocal_rank_fusion
+    from localchain.retrievers.llamacpp_embeddings import LlamaCppEmbeddings
+    from localchain.retrievers.llm_rerank import LLMReranker
+    from localchain.retrievers.loaders import (
+        CorpusLoader,
+        LoadResult,
+        SkippedFile,
+        SkippedFilesWarning,
+        load_documents,
+        load_file,
+    )
+    from localchain.retrievers.metrics import (
+        RetrievalReport,
+        average_precision,
+        evaluate_run,
+        load_jsonl_qrels,
+        load_trec_qrels,
+        load_trec_run,
+        mean_average_precision,
+        mean_reciprocal_rank,
+        ndcg_at_k,
+        precision_at_k,
+        recall_at_k,
+        reciprocal_rank,
+        run_from_retriever,
+    )
+    from localchain.retrievers.rerank import (
+        CrossEncoderReranker,
+        Reranker,
+        RerankRetriever,
+        resolve_reranker,
+    )
+    from localchain.retrievers.store import Index, IndexReport, StoreManifest, open_retriever
 
 __all__ = [
     # loaders
@@ -162,3 +169,64 @@ __all__ = [
     "reciprocal_rank",
     "run_from_retriever",
 ]
+
+__getattr__, __dir__ = _lazy_exports(
+    __name__,
+    {
+        "bm25": ("ENGLISH_STOP_WORDS", "BM25Retriever", "book_tokenize"),
+        "chunker_spec": ("ChunkerSpec",),
+        "chunking": (
+            "ChunkDiff",
+            "Chunker",
+            "ParagraphChunker",
+            "SentenceChunker",
+            "SentenceWindowChunker",
+            "SeparatorChunker",
+            "TokenChunker",
+            "chunk_id",
+            "diff_chunks",
+            "sentence_spans",
+            "simple_tokenize",
+            "token_counter",
+        ),
+        "cohere_api": ("CohereEmbeddings", "CohereReranker"),
+        "dense": ("MINILM_RELEVANCE_THRESHOLD", "DenseRetriever", "default_threshold"),
+        "embeddings": (
+            "DEFAULT_EMBEDDING_MODEL",
+            "EmbeddingTruncationWarning",
+            "SentenceTransformerEmbeddings",
+            "default_embeddings",
+            "embedding_identity",
+        ),
+        "faiss_io": ("from_langchain", "load_faiss_store", "save_faiss_store", "to_langchain"),
+        "faiss_store": ("FaissSettings", "FaissStore", "matches_filter"),
+        "hybrid": ("HybridRetriever", "reciprocal_rank_fusion"),
+        "llamacpp_embeddings": ("LlamaCppEmbeddings",),
+        "llm_rerank": ("LLMReranker",),
+        "loaders": (
+            "CorpusLoader",
+            "LoadResult",
+            "SkippedFile",
+            "SkippedFilesWarning",
+            "load_documents",
+            "load_file",
+        ),
+        "metrics": (
+            "RetrievalReport",
+            "average_precision",
+            "evaluate_run",
+            "load_jsonl_qrels",
+            "load_trec_qrels",
+            "load_trec_run",
+            "mean_average_precision",
+            "mean_reciprocal_rank",
+            "ndcg_at_k",
+            "precision_at_k",
+            "recall_at_k",
+            "reciprocal_rank",
+            "run_from_retriever",
+        ),
+        "rerank": ("CrossEncoderReranker", "Reranker", "RerankRetriever", "resolve_reranker"),
+        "store": ("Index", "IndexReport", "StoreManifest", "open_retriever"),
+    },
+)

@@ -144,17 +144,15 @@ class Loaded(Exception):
 def test_every_model_command_loads_with_the_options_given(
     path: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import importlib
-
     from localchain.cli import main
+    from localchain.models import registry
 
     def load_chat_model(*, settings: Any, **overrides: Any) -> Any:
         raise Loaded(settings)
 
-    for module in ("agent", "ask", "chat", "model_info", "rag"):
-        monkeypatch.setattr(
-            importlib.import_module(f"localchain.cli.{module}"), "load_chat_model", load_chat_model
-        )
+    # The commands import load_chat_model when they run (start-up stays light), so the
+    # stand-in replaces it where they import it from.
+    monkeypatch.setattr(registry, "load_chat_model", load_chat_model)
     arguments = {
         "agent": ["agent", "What is 2 + 2?"],
         "ask": ["ask", "hi"],
@@ -213,10 +211,14 @@ def test_ask_streams_text_matching_json_answer(tmp_path: Path) -> None:
 
 
 def test_ask_reads_question_from_stdin(tmp_path: Path) -> None:
+    # echo "What is 2 + 2?" | localchain ask -: the line break echo adds is not the question's
     result = run("ask", "-", "--json", "--n-ctx", "2048", "--max-tokens", "16",
-                 cwd=tmp_path, stdin="What is 2 + 2?")
+                 cwd=tmp_path, stdin="What is 2 + 2?\n")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["question"] == "What is 2 + 2?"
+    two_lines = run("ask", "-", "--json", "--n-ctx", "2048", "--max-tokens", "16",
+                    cwd=tmp_path, stdin="What is 2 + 2?\nAnswer with a number.\r\n\n")
+    assert json.loads(two_lines.stdout)["question"] == "What is 2 + 2?\nAnswer with a number."
 
 
 def test_missing_model_is_an_error_on_stderr(tmp_path: Path) -> None:
@@ -249,6 +251,25 @@ def test_models_json(tmp_path: Path) -> None:
     assert data["context_length"] == 8192 and data["n_ctx"] == 2048
     assert data["chat_template"] == "gguf (chatml)"
     assert data["size_bytes"] == Path(data["path"]).stat().st_size
+
+
+def test_models_text_in_a_pipe_prints_every_value_whole(tmp_path: Path, model_path: Path) -> None:
+    result = run("models", "--n-ctx", "2048", cwd=tmp_path)  # stdout is a pipe here
+    assert result.returncode == 0, result.stderr
+    rows = dict(line.split(None, 1) for line in result.stdout.splitlines())
+    assert rows["path"] == str(model_path)  # rich cut it to "…/Smo…" at 80 columns
+    assert rows["quantization"] == "Q4_1" and rows["n_ctx"] == "2048"
+    assert rows["chat_template"] == "gguf (chatml)"
+
+
+def test_config_text_in_a_pipe_prints_every_value_whole(tmp_path: Path) -> None:
+    model = str(tmp_path / ("a-long-folder-name-" * 5) / "SmolLM2-135M-Instruct.Q4_1.gguf")
+    result = run("config", cwd=tmp_path, env={"LOCALCHAIN_MODEL": model})
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["setting", "value", "source"]
+    assert next(line for line in lines if line.startswith("model ")).split() == [
+        "model", model, "env", "LOCALCHAIN_MODEL"]
 
 
 def test_config_json_shows_sources(tmp_path: Path) -> None:

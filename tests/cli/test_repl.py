@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import pexpect
-import pytest
 
 MODEL_ARGS = ["--n-ctx", "2048", "--max-tokens", "48"]
 
@@ -101,6 +100,26 @@ def test_save_load_and_continue_across_processes(tmp_path: Path) -> None:
     assert "human: Hi! My name is Maarten. What is 1 + 1?" in resumed.stdout
     named = chat(*db, "--session", "maarten", *MODEL_ARGS, cwd=tmp_path, stdin="/history\n")
     assert "human: Hi! My name is Maarten." in named.stdout
+
+
+def test_unusable_input_is_refused_and_the_chat_goes_on(tmp_path: Path) -> None:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("LOCALCHAIN_")}
+    script = ("/save " + "x" * 201 + "\n/load " + "y" * 201 + "\n/save    \n"
+              "What is 2 + 2? caf\udce9\n/save fine\n/history\n/exit\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "localchain", "chat", "--sessions", str(tmp_path / "s.db"),
+         *MODEL_ARGS], cwd=tmp_path, input=script.encode("utf-8", "surrogateescape"),
+        capture_output=True, env=environ, timeout=300,
+    )  # fmt: skip
+    out = result.stdout.decode()
+    assert result.returncode == 0, result.stderr.decode()
+    assert "error: /save: a session id must be at most 200 characters, got 201" in out
+    assert "error: /load: a session id must be at most 200 characters, got 201" in out
+    assert "error: usage: /save NAME" in out
+    assert ("error: the message is not valid UTF-8 (byte 0xe9 at offset 18); pass UTF-8 text; "
+            "the line was ignored") in out
+    assert "bot> " not in out  # the undecodable line never reached the model
+    assert "saved as fine" in out and "(no messages yet)" in out
 
 
 def test_corrupt_session_database_is_reported_and_left_alone(tmp_path: Path) -> None:
