@@ -171,7 +171,7 @@ class SQLiteSessionStore(SessionStore):
         return db.execute("SELECT count(*) FROM sqlite_master WHERE type='table'").fetchone()[0] > 0
 
     def history(self, session_id: str) -> SQLiteHistory:
-        return SQLiteHistory(self, session_id)
+        return SQLiteHistory(session_id, self)
 
     def sessions(self) -> list[SessionInfo]:
         with self.connect() as db:
@@ -216,16 +216,42 @@ class SQLiteSessionStore(SessionStore):
 
 
 class SQLiteHistory(SessionHistory):
-    """One session in a :class:`SQLiteSessionStore`; reads always see the file's latest state.
+    """One session in a SQLite file; reads always see the file's latest state.
+
+    Args:
+        session_id: The session (trimmed; 1 to 200 characters).
+        path: The database file, as :class:`SQLiteSessionStore` takes it (``None``: the
+            default from :func:`default_sessions_path`), or a store already open.
 
     Example:
-        >>> history = SQLiteSessionStore("chats.db").history("alice")    # doctest: +SKIP
+        >>> import os, tempfile
+        >>> from langchain_core.messages import AIMessage, HumanMessage
+        >>> folder = tempfile.mkdtemp()
+        >>> history = SQLiteHistory("alice", os.path.join(folder, "chats.db"))
         >>> history.commit([HumanMessage("hi"), AIMessage("hello")], {"summary": ""})
-        ... # doctest: +SKIP
+        >>> SQLiteSessionStore(os.path.join(folder, "chats.db")).history("alice").messages[1].text
+        'hello'
     """
 
-    def __init__(self, store: SQLiteSessionStore, session_id: str) -> None:
-        self.store = store
+    def __init__(
+        self,
+        session_id: str,
+        path: str | os.PathLike[str] | SQLiteSessionStore | None = None,
+    ) -> None:
+        if isinstance(session_id, SQLiteSessionStore):
+            raise TypeError(
+                "SQLiteHistory takes the session id first: SQLiteHistory(session_id, path), "
+                "or store.history(session_id) for a SQLiteSessionStore"
+            )
+        if isinstance(path, SQLiteSessionStore):
+            self.store = path
+        elif path is None or isinstance(path, str | os.PathLike):
+            self.store = SQLiteSessionStore(path)
+        else:
+            raise TypeError(
+                "SQLiteHistory(session_id, path): path is the database file (a str or a "
+                f"path) or a SQLiteSessionStore, not {type(path).__name__}"
+            )
         self.session_id = check_session_id(session_id)
 
     @property

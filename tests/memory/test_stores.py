@@ -14,7 +14,7 @@ from langchain_core.runnables import RunnableLambda
 from langchain_core.runnables.history import RunnableWithMessageHistory
 
 from localchain.errors import SessionStoreError
-from localchain.memory import InMemorySessionStore, SessionStore, SQLiteSessionStore
+from localchain.memory import InMemorySessionStore, SessionStore, SQLiteHistory, SQLiteSessionStore
 
 
 @pytest.fixture(params=["memory", "sqlite"])
@@ -115,7 +115,48 @@ def test_works_with_runnable_with_message_history(store: SessionStore) -> None:
     ]
 
 
+def test_history_in_a_chain_without_the_deprecated_wrapper(store: SessionStore) -> None:
+    # LangChain 1.x deprecates RunnableWithMessageHistory; docs/memory.md shows this instead.
+    chain = RunnableLambda(lambda value: AIMessage(
+        f"you said {value['input']} after {len(value['history'])} messages"))
+    history = store.history("lc")
+
+    def ask(text: str) -> str:
+        answer = chain.invoke({"history": history.messages, "input": text})
+        history.add_messages([HumanMessage(text), answer])  # one commit: the whole turn
+        return answer.text
+
+    assert ask("one") == "you said one after 0 messages"
+    assert ask("two") == "you said two after 2 messages"
+    assert [m.text for m in store.history("lc").messages] == [
+        "one", "you said one after 0 messages", "two", "you said two after 2 messages",
+    ]
+
+
 # -- SQLite only ------------------------------------------------------------------------
+
+
+def test_sqlite_history_is_made_from_a_session_id_and_a_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "chats.db"
+    SQLiteHistory("alice", path).add_user_message("Hi! My name is Maarten.")
+    assert [m.text for m in SQLiteHistory("alice", str(path)).messages] == [
+        "Hi! My name is Maarten."]
+    assert SQLiteSessionStore(path).history("alice").messages[0].text == "Hi! My name is Maarten."
+    store = SQLiteSessionStore(path)
+    assert SQLiteHistory("alice", store).store is store
+    monkeypatch.setenv("LOCALCHAIN_SESSIONS", str(tmp_path / "default.db"))
+    assert SQLiteHistory("bob").store.path == tmp_path / "default.db"
+    # The order of the old constructor, or no path, is a TypeError that says what to pass.
+    with pytest.raises(TypeError, match=r"session id first: SQLiteHistory\(session_id, path\)"):
+        SQLiteHistory(store, "alice")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="a str or a path.*or a SQLiteSessionStore, not int"):
+        SQLiteHistory("alice", 3)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="at most 200 characters"):
+        SQLiteHistory("x" * 201, path)
+
+
 
 
 def run_python(code: str, env_path: Path) -> subprocess.CompletedProcess[str]:
