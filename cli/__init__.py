@@ -4,7 +4,7 @@ Errors go to stderr with exit code 1 (2 for bad usage); ``--json`` output goes t
 
 Every command module imports only typer and the option declarations at the top; what a
 command runs on (llama.cpp, LangChain, FAISS, torch, Ragas) is imported inside it, so
-``--help`` and ``config`` start in well under a second (docs/benchmarks.md#cli-start-up).
+``--help`` and ``config`` start in under a second (docs/benchmarks.md, section 10).
 """
 
 from __future__ import annotations

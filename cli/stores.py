@@ -2,7 +2,7 @@
 
 ``--mode bm25`` reads only the keyword index: it needs neither FAISS vectors nor the
 embedding model, whose import alone (torch, sentence-transformers) is most of a CLI call's
-start-up (docs/benchmarks.md#cli-start-up).
+start-up (docs/benchmarks.md, section 10).
 """
 
 from __future__ import annotations
