@@ -437,7 +437,7 @@ def open_retriever(
             ``rerank`` (hybrid shortlist of ``shortlist_k``, reordered by ``reranker``).
         k: hits returned.
         threshold: dense relevance cut-off (cosine). ``"auto"`` uses the value measured for
-            the store's embedding model (0.27 for all-MiniLM-L6-v2; none for unknown
+            the store's embedding model (0.36 for all-MiniLM-L6-v2; none for unknown
             models), a number sets it, ``None`` turns it off. BM25 returns only documents
             sharing a word with the query. With both on, a query the corpus cannot answer
             ("What is the mass of the moon?" over the Interstellar text) returns ``[]``.

@@ -6,7 +6,9 @@ Example:
     >>> chat.invoke("What is 2 + 2?").content  # doctest: +SKIP
 """
 
-from localchain.models.capabilities import ANSWER_SHARE, Capabilities, capabilities
+# The function capabilities() is imported from localchain.models.capabilities: binding it
+# here would hide the module of the same name.
+from localchain.models.capabilities import ANSWER_SHARE, Capabilities
 from localchain.models.embedded import EMBEDDED_MODEL_NAME, embedded_model_path
 from localchain.models.engine import GenerationStats, LlamaCppEngine, get_engine, unload_engines
 from localchain.models.llamacpp import LlamaCppChat, LlamaCppLLM, parse_structured
@@ -26,7 +28,6 @@ __all__ = [
     "LlamaCppLLM",
     "OpenAICompatibleChat",
     "backends",
-    "capabilities",
     "embedded_model_path",
     "get_engine",
     "load_chat_model",

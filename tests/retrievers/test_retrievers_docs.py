@@ -7,8 +7,6 @@ import shutil
 import warnings
 from pathlib import Path
 
-import pytest
-
 DOC = Path(__file__).resolve().parents[2] / "docs" / "retrievers.md"
 SHARED = Path(__file__).resolve().parents[2] / "data"
 # Sections after this marker belong to later work (dense, hybrid, rerank, RAG), whose

@@ -22,6 +22,7 @@ from localchain.errors import (
 )
 from localchain.retrievers.chunker_spec import ChunkerSpec
 from localchain.retrievers.chunking import SeparatorChunker, TokenChunker
+from localchain.retrievers.dense import BOOK_RELEVANCE_THRESHOLD
 from localchain.retrievers.faiss_store import FaissSettings
 from localchain.retrievers.hybrid import HybridRetriever
 from localchain.retrievers.loaders import SkippedFilesWarning
@@ -53,7 +54,11 @@ def test_build_then_search_every_mode(corpus: Path, tmp_path: Path) -> None:
         0.333,
         0.209,
     ]
-    hybrid = open_retriever(tmp_path / "store", mode="hybrid", k=1)
+    # The book's hybrid result needs the book's dense cut-off (0.27): under the measured
+    # default (0.36) the Kip Thorne chunk (cosine 0.333) leaves the dense side.
+    hybrid = open_retriever(
+        tmp_path / "store", mode="hybrid", k=1, threshold=BOOK_RELEVANCE_THRESHOLD
+    )
     assert "Kip Thorne" in hybrid.invoke(BOOK_QUERY)[0].page_content
 
 
