@@ -11,8 +11,14 @@ batch), or ``"auto"``: flat below ``large_corpus`` vectors, HNSW from there, dec
 the first batch is added.
 
 Scores, higher is better: ``"cosine"`` gives the cosine similarity (vectors are normalized
-here, whatever the embeddings do); ``"l2"`` gives minus the Euclidean distance, and the
-distance itself is in ``metadata["distance"]``.
+here, whatever the embeddings do); ``"l2"`` gives minus the Euclidean distance.
+
+As LangChain's ``VectorStore`` contract has it, ids given to ``add_documents`` /
+``add_texts`` (``ids=`` or ``Document.id``) are the documents' ids, and only documents with
+none get a stable content-hash id; ``similarity_search`` returns the Documents as they were
+added, and an empty store returns ``[]``. ``similarity_search_with_score`` and
+:meth:`FaissStore.search_by_vector` (what :class:`~.dense.DenseRetriever` calls) add
+``score`` and ``rank`` to each hit's metadata, and for L2 the distance as ``distance``.
 
 Saving (:mod:`.faiss_io`) writes FAISS's own index file and a JSON docstore with a format
 version, the embedding model's name and dimension, and SHA-256 checksums; nothing is pickled.
@@ -144,24 +150,31 @@ class FaissStore(VectorStore):
         texts: Iterable[str],
         metadatas: list[dict[str, Any]] | None = None,
         *,
-        ids: list[str] | None = None,
+        ids: Sequence[str | None] | None = None,
         **kwargs: Any,
     ) -> list[str]:
         """Embed and index texts; returns their ids (see :meth:`add_documents`)."""
         texts = list(texts)
         metas = metadatas or [{} for _ in texts]
-        id_list: Sequence[str | None] = ids or [None] * len(texts)
-        if not len(texts) == len(metas) == len(id_list):
-            raise ValueError("texts, metadatas and ids must have the same length")
-        docs = [Document(t, metadata=dict(m), id=i) for t, m, i in zip(texts, metas, id_list)]
-        return self.add_documents(docs)
+        if len(texts) != len(metas):
+            raise ValueError("texts and metadatas must have the same length")
+        docs = [Document(t, metadata=dict(m)) for t, m in zip(texts, metas)]
+        return self.add_documents(docs, ids=ids)
 
-    def add_documents(self, documents: list[Document], **kwargs: Any) -> list[str]:
+    def add_documents(
+        self,
+        documents: list[Document],
+        *,
+        ids: Sequence[str | None] | None = None,
+        **kwargs: Any,
+    ) -> list[str]:
         """Embed and index Documents; one whose id is indexed already replaces it.
 
-        Documents without an id get a stable one (:func:`.chunking.chunk_id`).
+        A document's id is its entry in ``ids`` (one per document), else its own
+        ``Document.id``, else a stable one from its source and text
+        (:func:`.chunking.chunk_id`). The Documents passed in are not changed.
         """
-        docs = _with_ids(list(documents))
+        docs = _with_ids(_given_ids(list(documents), ids))
         if not docs:
             return []
         vectors = embed_matrix(self.embeddings, [d.page_content for d in docs])
@@ -185,6 +198,13 @@ class FaissStore(VectorStore):
             )
         if self.settings.metric == "cosine":
             faiss.normalize_L2(matrix)
+        ids = [d.id for d in docs]
+        last = {doc_id: row for row, doc_id in enumerate(ids)}
+        if len(last) < len(docs):
+            # An id given twice in one batch: the last one wins, as in two separate adds
+            # (indexing both would leave the first in the index under no id).
+            rows = sorted(last.values())
+            docs, matrix = [docs[r] for r in rows], np.ascontiguousarray(matrix[rows])
         with self._lock:
             if self.index is None:
                 self.index = self._new_index(matrix)
@@ -198,7 +218,7 @@ class FaissStore(VectorStore):
                     doc.page_content, metadata=dict(doc.metadata), id=doc.id
                 )
                 self._ids[doc.id] = number  # type: ignore[index]
-        return [d.id for d in docs]  # type: ignore[misc]
+        return ids  # type: ignore[return-value]
 
     def delete(self, ids: list[str] | None = None, **kwargs: Any) -> bool:
         """Remove Documents by id (unknown ids are ignored); True if any was removed."""
@@ -238,13 +258,15 @@ class FaissStore(VectorStore):
     def similarity_search(
         self, query: str, k: int = 4, filter: MetadataFilter | None = None, **kwargs: Any
     ) -> list[Document]:
-        """The ``k`` Documents most similar to ``query`` (copies, score in metadata)."""
-        return [doc for doc, _ in self.similarity_search_with_score(query, k, filter)]
+        """The ``k`` Documents most similar to ``query``, best first: copies with the
+        metadata they were added with (LangChain's contract; [] for an empty store)."""
+        return self.similarity_search_by_vector(self.embeddings.embed_query(query), k, filter)
 
     def similarity_search_with_score(
         self, query: str, k: int = 4, filter: MetadataFilter | None = None, **kwargs: Any
     ) -> list[tuple[Document, float]]:
-        """``(Document, score)`` pairs, best first; see the module docstring for scores."""
+        """``(Document, score)`` pairs, best first, each Document also carrying ``score``
+        and ``rank`` in its metadata; see the module docstring for scores."""
         vector = self.embeddings.embed_query(query)
         return self.search_by_vector(vector, k, filter)
 
@@ -255,7 +277,8 @@ class FaissStore(VectorStore):
         filter: MetadataFilter | None = None,
         **kwargs: Any,
     ) -> list[Document]:
-        return [doc for doc, _ in self.search_by_vector(embedding, k, filter)]
+        """:meth:`similarity_search` with a query vector."""
+        return [doc for doc, _, _ in self._nearest(embedding, k, filter, None)]
 
     def _select_relevance_score_fn(self) -> Callable[[float], float]:
         # LangChain's relevance scores are in [0, 1]: map cosine [-1, 1] and -distance.
@@ -272,7 +295,29 @@ class FaissStore(VectorStore):
         filter: MetadataFilter | None = None,
         score_threshold: float | None = None,
     ) -> list[tuple[Document, float]]:
-        """Search with a query vector; ``score_threshold`` drops hits scoring below it."""
+        """Search with a query vector; ``score_threshold`` drops hits scoring below it.
+
+        Each hit is a copy with ``score``, ``rank`` (and for L2 ``distance``) added to its
+        metadata, as retrievers' hits have them. An empty store gives ``[]``.
+        """
+        hits = []
+        for rank, (doc, score, distance) in enumerate(
+            self._nearest(vector, k, filter, score_threshold), start=1
+        ):
+            doc.metadata.update(score=score, rank=rank)
+            if distance is not None:
+                doc.metadata["distance"] = distance
+            hits.append((doc, score))
+        return hits
+
+    def _nearest(
+        self,
+        vector: Sequence[float] | np.ndarray,
+        k: int,
+        flt: MetadataFilter | None,
+        score_threshold: float | None,
+    ) -> list[tuple[Document, float, float | None]]:
+        """(copy of the stored Document, score, L2 distance or None) per hit, best first."""
         if k < 1:
             raise ValueError(f"k must be at least 1, got {k}")
         query = np.asarray(vector, dtype="float32").reshape(1, -1)
@@ -288,8 +333,8 @@ class FaissStore(VectorStore):
             faiss.normalize_L2(query)
         with self._lock:
             if not self._docs:
-                raise EmptyCorpusError("the vector store is empty; add documents before searching")
-            params = self._search_params(filter)
+                return []  # nothing is similar to anything in an empty store
+            params = self._search_params(flt)
             if params is False:
                 return []
             scores, numbers = self.index.search(query, min(k, len(self._docs)), params=params)
@@ -301,10 +346,8 @@ class FaissStore(VectorStore):
                 if score_threshold is not None and score < score_threshold:
                     continue
                 doc = self._docs[number]
-                metadata = dict(doc.metadata, score=score, rank=len(hits) + 1)
-                if distance is not None:
-                    metadata["distance"] = distance
-                hits.append((Document(doc.page_content, metadata=metadata, id=doc.id), score))
+                copy = Document(doc.page_content, metadata=dict(doc.metadata), id=doc.id)
+                hits.append((copy, score, distance))
         return hits
 
     def _score(self, raw: float) -> tuple[float, float | None]:
@@ -395,6 +438,19 @@ class FaissStore(VectorStore):
                 model=name,
                 dimension=dimension,
             )
+
+
+def _given_ids(docs: list[Document], ids: Sequence[str | None] | None) -> list[Document]:
+    """Documents carrying the ids passed for them (copies; a None entry keeps the own id)."""
+    if not ids:  # None or [], as LangChain's VectorStore.add_documents takes them
+        return docs
+    ids = list(ids)
+    if len(ids) != len(docs):
+        raise ValueError(f"got {len(ids)} ids for {len(docs)} documents; pass one id per document")
+    return [
+        doc if i is None else Document(doc.page_content, metadata=doc.metadata, id=i)
+        for doc, i in zip(docs, ids)
+    ]
 
 
 def _with_ids(docs: list[Document]) -> list[Document]:

@@ -121,11 +121,39 @@ def test_ids_are_stable_chunk_ids_when_missing(minilm) -> None:
     assert len(set(ids)) == 2 and store.add_documents(docs) == ids and len(store) == 2
 
 
+def test_given_ids_win_over_document_ids_and_content_hashes() -> None:
+    store = FaissStore(HashEmbeddings())
+    docs = [Document("a", id="own-a"), Document("b", id="own-b"), Document("c")]
+    ids = store.add_documents(docs, ids=["x", None, None])
+    assert ids[:2] == ["x", "own-b"] and ids[2] == store.add_documents([Document("c")])[0]
+    assert docs[0].id == "own-a"  # the caller's Documents are not changed
+    assert [d.id for d in store.get_by_ids(["x", "own-b", "own-a"])] == ["x", "own-b"]
+    assert store.add_texts(["t1", "t2"], ids=["1", "2"]) == ["1", "2"]
+    assert store.delete(["1"]) and store.get_by_ids(["1", "2"])[0].page_content == "t2"
+    with pytest.raises(ValueError, match="2 ids for 1 documents"):
+        store.add_documents([Document("d")], ids=["p", "q"])
+
+
+def test_an_id_given_twice_in_one_batch_keeps_the_last() -> None:
+    store = FaissStore(HashEmbeddings())
+    assert store.add_texts(["old", "new"], ids=["1", "1"]) == ["1", "1"]
+    assert len(store) == 1 and [d.page_content for d in store.similarity_search("old")] == ["new"]
+
+
+def test_search_results_keep_the_added_metadata_and_scored_hits_add_to_it() -> None:
+    store = FaissStore(HashEmbeddings(), FaissSettings(metric="l2"))
+    store.add_texts(["a", "b"], metadatas=[{"n": 1}, {"n": 2}], ids=["a", "b"])
+    assert store.similarity_search("a", k=1) == [Document("a", metadata={"n": 1}, id="a")]
+    doc, score = store.similarity_search_with_score("a", k=1)[0]
+    assert doc.metadata == {"n": 1, "score": score, "rank": 1, "distance": -score}
+    assert store.get_by_ids(["a"])[0].metadata == {"n": 1}
+
+
 def test_empty_and_bad_input(minilm) -> None:
     with pytest.raises(EmptyCorpusError):
         FaissStore.from_texts([], minilm)
-    with pytest.raises(EmptyCorpusError):
-        FaissStore(minilm).similarity_search("anything")
+    # An empty store has nothing similar: [], as LangChain's VectorStore contract says.
+    assert FaissStore(minilm).similarity_search("anything") == []
     store = FaissStore.from_texts(["one"], minilm)
     with pytest.raises(ValueError, match="k must be"):
         store.similarity_search("one", k=0)
