@@ -34,7 +34,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from langchain_core.tools import BaseTool
@@ -42,8 +41,9 @@ from langchain_core.utils.function_calling import convert_to_openai_tool
 
 from localchain.errors import ConfigError
 
-# gbnf_literal is the core's; it stays in __all__ here, where it was first published.
-from localchain.grammars import gbnf_literal, json_schema_grammar, rename_rule
+# gbnf_literal and InputView are the core's (chat models ground tool-call arguments with
+# them too); they stay in __all__ here, where they were first published.
+from localchain.grammars import InputView, gbnf_literal, json_schema_grammar, rename_rule
 
 __all__ = [
     "CALCULATOR_FUNCTIONS",
@@ -69,27 +69,6 @@ InputGrammar = str | Callable[[Sequence[str]], str | None] | None
 """How a tool's Action Input is decoded: GBNF text (with a ``root`` rule, after the space
 that follows ``Action Input:``), a function of the texts in view returning GBNF, or None
 for one line of free text."""
-
-@dataclass(frozen=True)
-class InputView:
-    """What a tool's input grammar may draw on at one step.
-
-    Example:
-        >>> view = InputView(["What is 15% of 840?"])
-        >>> view.texts, view.ground_numbers, view.ground_queries
-        (('What is 15% of 840?',), True, True)
-    """
-
-    texts: Sequence[str]
-    """What is in view: the question, the conversation, the observations so far."""
-    ground_numbers: bool = True
-    """Numbers in an input must be quoted from :attr:`texts` (or be common constants)."""
-    ground_queries: bool = True
-    """Words of a search query must be quoted from :attr:`texts`."""
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "texts", tuple(self.texts))
-
 
 @runtime_checkable
 class DescribesInput(Protocol):

@@ -39,6 +39,7 @@ __all__ = [
     "AgentError",
     "StepParseError",
     "ToolCallError",
+    "ToolBindingError",
 ]
 
 
@@ -509,6 +510,23 @@ class ToolCallError(AgentError):
         self.tool_input = tool_input
         self.reason = reason
         super().__init__(f"the tool {tool} failed: {reason}")
+
+
+class ToolBindingError(LocalchainError, ValueError):
+    """Tools bound to a chat model cannot be used as given: a schema with no grammar, a
+    ``tool_choice`` naming a tool that is not bound, or a ``ToolMessage`` answering a call
+    that was never made.
+
+    Example:
+        >>> from localchain.errors import ToolBindingError
+        >>> err = ToolBindingError("tool_choice 'search' is not a bound tool; bound: ['add']")
+        >>> isinstance(err, ValueError), err.tool
+        (True, None)
+    """
+
+    def __init__(self, message: str, *, tool: str | None = None) -> None:
+        self.tool = tool
+        super().__init__(message)
 
 
 class EvalDatasetError(LocalchainError, ValueError):

@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from llama_cpp.llama_grammar import json_schema_to_gbnf
 
-__all__ = ["JSON_STRING_CHAR", "gbnf_literal", "json_schema_grammar", "rename_rule"]
+__all__ = ["JSON_STRING_CHAR", "InputView", "gbnf_literal", "json_schema_grammar", "rename_rule"]
 
 # llama-cpp-python 0.3's JSON-schema converter lets a string hold raw control characters (a
 # newline), which no JSON parser accepts; llama.cpp's own converter leaves them out.
@@ -84,3 +86,24 @@ def json_schema_grammar(schema: dict[str, Any]) -> str:
     """
     gbnf = json_schema_to_gbnf(json.dumps(schema))
     return gbnf.replace(_LOOSE_CHAR, JSON_STRING_CHAR)
+
+
+@dataclass(frozen=True)
+class InputView:
+    """What a tool's input grammar may draw on at one step.
+
+    Example:
+        >>> view = InputView(["What is 15% of 840?"])
+        >>> view.texts, view.ground_numbers, view.ground_queries
+        (('What is 15% of 840?',), True, True)
+    """
+
+    texts: Sequence[str]
+    """What is in view: the question, the conversation, the observations so far."""
+    ground_numbers: bool = True
+    """Numbers in an input must be quoted from :attr:`texts` (or be common constants)."""
+    ground_queries: bool = True
+    """Words of a search query must be quoted from :attr:`texts`."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "texts", tuple(self.texts))

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import AsyncIterator, Iterator, Sequence
-from dataclasses import fields, replace
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from dataclasses import dataclass, fields, replace
 from operator import itemgetter
 from typing import Any
 
@@ -28,22 +28,40 @@ from langchain_core.language_models.chat_models import (
     generate_from_stream,
 )
 from langchain_core.language_models.llms import LLM
-from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, ChatMessage
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGenerationChunk, ChatResult, GenerationChunk
 from langchain_core.runnables import Runnable, RunnableLambda, RunnableMap, RunnablePassthrough
+from langchain_core.tools import BaseTool
+from langchain_core.utils.function_calling import convert_to_json_schema
 from llama_cpp import LlamaGrammar
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
-from localchain.errors import ModelNotFoundError, StructuredOutputError
+from localchain.errors import ModelNotFoundError, StructuredOutputError, ToolBindingError
 from localchain.models.aio import iterate_in_thread
 from localchain.models.capabilities import Capabilities
 from localchain.models.embedded import EMBEDDED_MODEL_NAME, embedded_model_path
 from localchain.models.engine import GenerationStats, LlamaCppEngine, get_engine, grammar_text
 from localchain.models.templates import ChatTemplate, resolve_chat_template
+from localchain.models.tool_calling import (
+    HERMES,
+    TOOL_PROMPT,
+    ToolCallFormat,
+    ToolCallStream,
+    ToolChoice,
+    calls_grammar,
+    conversation_dicts,
+    conversation_view,
+    described_arguments,
+    message_text,
+    normalise_tool_choice,
+    tool_format_of,
+    tool_offered,
+    tool_specs,
+)
 from localchain.sampling import DEFAULT_SAMPLING, SamplingParams
 from localchain.settings import Settings
 
-__all__ = ["LlamaCppChat", "LlamaCppLLM", "messages_to_dicts"]
+__all__ = ["LlamaCppChat", "LlamaCppLLM", "messages_to_dicts", "parse_tool_arguments"]
 
 _SAMPLING_KEYS = {f.name for f in fields(SamplingParams)}
 _GRAMMAR_KEYS = {"grammar", "json_schema", "response_format"}
@@ -187,28 +205,50 @@ class _LlamaCppBase(BaseModel):
         return cls(**values)
 
 
-def _text(content: str | list[Any]) -> str:
-    if isinstance(content, str):
-        return content
-    parts = []
-    for block in content:
-        if isinstance(block, str):
-            parts.append(block)
-        elif isinstance(block, dict) and block.get("type") == "text":
-            parts.append(block.get("text", ""))
-    return "".join(parts)
+def messages_to_dicts(messages: Sequence[BaseMessage]) -> list[dict[str, Any]]:
+    """LangChain messages as ``{"role", "content"}`` dicts for a chat template that does not
+    know tools: tool calls are written into the assistant's text and tool results become
+    user turns (:func:`~localchain.models.tool_calling.conversation_dicts`).
+
+    Example:
+        >>> from langchain_core.messages import HumanMessage
+        >>> messages_to_dicts([HumanMessage("Hi")])
+        [{'role': 'user', 'content': 'Hi'}]
+    """
+    return conversation_dicts(messages, tools=None, native=None)
 
 
-def messages_to_dicts(messages: Sequence[BaseMessage]) -> list[dict[str, str]]:
-    """LangChain messages as ``{"role", "content"}`` dicts for a chat template."""
-    roles = {"human": "user", "ai": "assistant", "system": "system", "tool": "tool"}
-    out = []
-    for message in messages:
-        role = message.role if isinstance(message, ChatMessage) else roles.get(message.type)
-        if role is None:
-            raise ValueError(f"cannot put a {message.type!r} message into a chat template")
-        out.append({"role": role, "content": _text(message.content)})
-    return out
+def _tool_rounds(messages: Sequence[BaseMessage]) -> int:
+    """The rounds of tool calls made since the last user message.
+
+    Example:
+        >>> from langchain_core.messages import HumanMessage, ToolMessage
+        >>> call = {"name": "add", "args": {}, "id": "c1"}
+        >>> _tool_rounds([HumanMessage("2+3?"), AIMessage("", tool_calls=[call]),
+        ...               ToolMessage("5", tool_call_id="c1")])
+        1
+    """
+    rounds = 0
+    for message in reversed(messages):
+        if message.type == "human":
+            break
+        if isinstance(message, AIMessage) and message.tool_calls:
+            rounds += 1
+    return rounds
+
+
+@dataclass(frozen=True)
+class _ToolCall:
+    """The tool options of one call: the tools, the choice, and the reply's grammar."""
+
+    specs: list[dict[str, Any]]
+    choice: ToolChoice
+    fmt: ToolCallFormat
+    grammar: str
+
+    @property
+    def names(self) -> list[str]:
+        return [spec["function"]["name"] for spec in self.specs]
 
 
 class LlamaCppChat(_LlamaCppBase, BaseChatModel):
@@ -231,8 +271,27 @@ class LlamaCppChat(_LlamaCppBase, BaseChatModel):
 
     chat_template: str | None = None
     """A built-in template name or a Jinja chat template; None uses the GGUF's own."""
+    tool_prompt: str = TOOL_PROMPT
+    """How bound tools are stated to a model whose chat template does not know tools
+    (``{tools}``: one JSON line per tool); a template that knows tools renders them itself."""
+    tool_input_grammars: bool = True
+    """Decode the argument of a bound tool that describes its own input (localchain's
+    calculator, web search and retriever tools) under that tool's grammar, grounded in the
+    conversation: the calculator's numbers are quoted from the user's messages and the tool
+    results, a search query is made of words in view. Off: every tool's arguments follow
+    its JSON schema only."""
+    call_tools_first: bool = False
+    """With tools bound and ``tool_choice`` auto, the reply to a user message must call a
+    tool until a tool result has come back; then the model may answer. A small model
+    otherwise answers from memory ("17 * 23 = 349") instead of calling the calculator."""
+    max_tool_rounds: int | None = Field(None, ge=1)
+    """With tools bound and ``tool_choice`` auto, the most rounds of tool calls per user
+    message: after that many, the reply is an answer. None: no limit (the agent loop's own
+    limit applies). A small model otherwise calls the calculator again on its own result
+    ("391 * 23") instead of answering."""
 
     _template: ChatTemplate | None = PrivateAttr(default=None)
+    _tool_format: ToolCallFormat | None = PrivateAttr(default=None)
 
     def _load(self) -> None:
         super()._load()
@@ -243,10 +302,22 @@ class LlamaCppChat(_LlamaCppBase, BaseChatModel):
             bos_token=engine.bos_token,
             eos_token=engine.eos_token,
         )
+        self._tool_format = tool_format_of(self._template.source)
 
     @property
     def _llm_type(self) -> str:
         return "localchain-llamacpp"
+
+    @property
+    def tool_format(self) -> ToolCallFormat:
+        """How tool calls are written: the chat template's own format, or the hermes
+        ``<tool_call>`` fallback when the template does not know tools."""
+        return self._tool_format or HERMES
+
+    @property
+    def renders_tools(self) -> bool:
+        """Whether the chat template renders tools, tool calls and tool results itself."""
+        return self._tool_format is not None
 
     @property
     def _identifying_params(self) -> dict[str, Any]:
@@ -264,18 +335,123 @@ class LlamaCppChat(_LlamaCppBase, BaseChatModel):
         assert self._template is not None
         return self._template
 
-    def render(self, messages: Sequence[BaseMessage]) -> str:
-        """The exact prompt text the model sees for these messages."""
-        return self.template.render(messages_to_dicts(messages))
+    def render(
+        self, messages: Sequence[BaseMessage], tools: Sequence[Any] | None = None
+    ) -> str:
+        """The exact prompt text the model sees for these messages (and bound tools).
 
-    def count_tokens(self, messages: Sequence[BaseMessage]) -> int:
-        """Prompt tokens for these messages, template included."""
-        return len(self._tokens(messages))
+        Example:
+            >>> from langchain_core.messages import HumanMessage
+            >>> chat = LlamaCppChat(n_ctx=2048)
+            >>> "<tools>" in chat.render([HumanMessage("2 + 3?")], tools=[{"type": "function",
+            ...     "function": {"name": "add", "parameters": {"type": "object"}}}])
+            True
+        """
+        specs = tool_specs(tools) if tools else None
+        dicts = conversation_dicts(
+            messages, tools=specs, native=self._tool_format, tool_prompt=self.tool_prompt
+        )
+        return self.template.render(dicts, tools=specs if self.renders_tools else None)
+
+    def count_tokens(
+        self, messages: Sequence[BaseMessage], tools: Sequence[Any] | None = None
+    ) -> int:
+        """Prompt tokens for these messages (and bound tools), template included."""
+        return len(self._tokens(messages, tools))
 
     def get_num_tokens_from_messages(
         self, messages: list[BaseMessage], tools: Sequence[Any] | None = None
     ) -> int:
-        return self.count_tokens(messages)
+        return self.count_tokens(messages, tools)
+
+    def bind_tools(
+        self,
+        tools: Sequence[dict[str, Any] | type | Callable[..., Any] | BaseTool],
+        *,
+        tool_choice: str | bool | dict[str, Any] | None = None,
+        parallel_tool_calls: bool | None = None,
+        strict: bool | None = None,
+        **kwargs: Any,
+    ) -> Runnable[LanguageModelInput, AIMessage]:
+        """A runnable whose replies may call ``tools`` (``AIMessage.tool_calls``).
+
+        The reply is decoded under a grammar: a tool call always names a bound tool and
+        its arguments follow the tool's JSON schema (``strict`` is therefore always on).
+        ``tool_choice``: ``None``/``"auto"`` (answer or call), ``"none"``, ``"any"``/
+        ``"required"`` (call some tool), or a tool's name (or OpenAI's ``{"type":
+        "function", "function": {"name": ...}}``). ``parallel_tool_calls=False`` allows
+        one call per reply. A schema with no grammar, or a choice naming an unbound tool,
+        raises :class:`~localchain.errors.ToolBindingError` here.
+
+        Example:
+            >>> def add(a: int, b: int) -> int:
+            ...     '''Add two integers.'''
+            ...     return a + b
+            >>> chat = LlamaCppChat(temperature=0, n_ctx=2048)
+            >>> reply = chat.bind_tools([add], tool_choice="add").invoke("What is 2 + 3?")
+            >>> reply.tool_calls[0]["name"], sorted(reply.tool_calls[0]["args"])
+            ('add', ['a', 'b'])
+        """
+        del strict  # the grammar makes every call strict
+        specs = tool_specs(tools)
+        choice = normalise_tool_choice(tool_choice, [spec["function"]["name"] for spec in specs])
+        # Compiled now, so a schema llama.cpp cannot decode fails at bind time.
+        self.engine.grammar(
+            calls_grammar(specs, choice, self.tool_format, parallel=parallel_tool_calls is not False)
+        )
+        options: dict[str, Any] = {"tools": specs, **kwargs}
+        described = {
+            spec["function"]["name"]: tool
+            for spec, tool in zip(specs, tools, strict=True)
+            if isinstance(tool, BaseTool) and callable(getattr(tool, "input_grammar", None))
+        }
+        if described and self.tool_input_grammars:
+            options["tool_objects"] = described
+        if tool_choice is not None:
+            options["tool_choice"] = tool_choice
+        if parallel_tool_calls is not None:
+            options["parallel_tool_calls"] = parallel_tool_calls
+        return self.bind(**options)
+
+    def _tool_call(
+        self, kwargs: dict[str, Any], messages: Sequence[BaseMessage]
+    ) -> _ToolCall | None:
+        """Take the tool options out of a call's kwargs."""
+        tools = kwargs.pop("tools", None)
+        tool_choice = kwargs.pop("tool_choice", None)
+        parallel = kwargs.pop("parallel_tool_calls", None)
+        objects: dict[str, Any] = kwargs.pop("tool_objects", None) or {}
+        if not tools:
+            if tool_choice not in (None, "auto", "none"):
+                raise ToolBindingError(f"tool_choice {tool_choice!r} needs tools; none are bound")
+            return None
+        if any(kwargs.get(key) is not None for key in _GRAMMAR_KEYS):
+            raise ToolBindingError(
+                "tools decode under their own grammar; do not combine them with grammar, "
+                "json_schema or response_format"
+            )
+        specs = tool_specs(tools)
+        names = [spec["function"]["name"] for spec in specs]
+        choice = normalise_tool_choice(tool_choice, names)
+        if choice.mode == "auto":
+            rounds = _tool_rounds(messages)
+            if self.max_tool_rounds is not None and rounds >= self.max_tool_rounds:
+                choice = ToolChoice("none")
+            elif self.call_tools_first and rounds == 0:
+                choice = ToolChoice("required")
+        view = conversation_view(messages)
+        arguments = {
+            spec["function"]["name"]: grammar
+            for spec in specs
+            if (tool := objects.get(spec["function"]["name"])) is not None
+            and (grammar := described_arguments(tool, spec, view)) is not None
+        }
+        offered = [name for name in names if name not in objects or tool_offered(objects[name], view)]
+        fmt = self.tool_format
+        gbnf = calls_grammar(
+            specs, choice, fmt, parallel=parallel is not False, arguments=arguments, offered=offered
+        )
+        return _ToolCall(specs, choice, fmt, gbnf)
 
     def localchain_capabilities(self) -> Capabilities:
         """As the completion model's, plus the chat template and a completion twin."""
@@ -323,9 +499,23 @@ class LlamaCppChat(_LlamaCppBase, BaseChatModel):
     def get_num_tokens(self, text: str) -> int:
         return len(self.engine.tokenize(text, add_bos=False))
 
-    def _tokens(self, messages: Sequence[BaseMessage]) -> list[int]:
+    def _tokens(
+        self, messages: Sequence[BaseMessage], tools: Sequence[Any] | None = None
+    ) -> list[int]:
         # The template writes BOS itself where the model wants one (added_special).
-        return self.engine.tokenize(self.render(messages), add_bos=False)
+        return self.engine.tokenize(self.render(messages, tools), add_bos=False)
+
+    def _start(
+        self, messages: list[BaseMessage], kwargs: dict[str, Any]
+    ) -> tuple[list[int], ToolCallStream | None]:
+        """The prompt tokens, with the call's kwargs constrained to its tool grammar."""
+        call = self._tool_call(kwargs, messages)
+        if call is None:
+            return self._tokens(messages), None
+        kwargs["grammar"] = call.grammar
+        tokens = self._tokens(messages, call.specs)
+        reader = None if call.choice.mode == "none" else ToolCallStream(call.fmt, call.names)
+        return tokens, reader
 
     def _stream(
         self,
@@ -334,19 +524,24 @@ class LlamaCppChat(_LlamaCppBase, BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
-        for item in self._run(self._tokens(messages), self._stops(stop), kwargs):
+        tokens, reader = self._start(messages, kwargs)
+        for item in self._run(tokens, self._stops(stop), kwargs):
             if isinstance(item, GenerationStats):
-                yield self._final_chunk(item)
+                for message in reader.finish() if reader else []:
+                    yield ChatGenerationChunk(message=message)
+                yield self._final_chunk(item, called=bool(reader and reader.calls))
                 continue
-            chunk = ChatGenerationChunk(message=AIMessageChunk(content=item))
-            if run_manager:
-                run_manager.on_llm_new_token(item, chunk=chunk)
-            yield chunk
+            for message in reader.feed(item) if reader else [AIMessageChunk(content=item)]:
+                chunk = ChatGenerationChunk(message=message)
+                if run_manager and message.content:
+                    run_manager.on_llm_new_token(str(message.content), chunk=chunk)
+                yield chunk
 
     def _stops(self, stop: list[str] | None) -> list[str]:
         return [*self.template.stop, *(self.stop or []), *(stop or [])]
 
-    def _final_chunk(self, stats: GenerationStats) -> ChatGenerationChunk:
+    def _final_chunk(self, stats: GenerationStats, *, called: bool = False) -> ChatGenerationChunk:
+        finish = "tool_calls" if called and stats.finish_reason == "stop" else stats.finish_reason
         usage = {
             "input_tokens": stats.prompt_tokens,
             "output_tokens": stats.completion_tokens,
@@ -355,16 +550,14 @@ class LlamaCppChat(_LlamaCppBase, BaseChatModel):
         }
         metadata = {
             "model_name": self.model_name,
-            "finish_reason": stats.finish_reason,
+            "finish_reason": finish,
             "chat_template": self.template.name,
             "timings": stats.as_metadata(),
         }
         message = AIMessageChunk(
             content="", usage_metadata=usage, response_metadata=metadata, chunk_position="last"
         )
-        return ChatGenerationChunk(
-            message=message, generation_info={"finish_reason": stats.finish_reason}
-        )
+        return ChatGenerationChunk(message=message, generation_info={"finish_reason": finish})
 
     def _generate(
         self,
@@ -374,11 +567,13 @@ class LlamaCppChat(_LlamaCppBase, BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         # LangChain itself switches to _stream when a callback wants tokens.
-        text, stats = self._complete(self._tokens(messages), self._stops(stop), kwargs)
-        final = self._final_chunk(stats)
-        return generate_from_stream(
-            iter([ChatGenerationChunk(message=AIMessageChunk(content=text)), final])
-        )
+        tokens, reader = self._start(messages, kwargs)
+        text, stats = self._complete(tokens, self._stops(stop), kwargs)
+        # The same reader as stream(), so invoke() and a merged stream() agree.
+        parts = [*reader.feed(text), *reader.finish()] if reader else [AIMessageChunk(content=text)]
+        chunks = [ChatGenerationChunk(message=part) for part in parts]
+        final = self._final_chunk(stats, called=bool(reader and reader.calls))
+        return generate_from_stream(iter([*chunks, final]))
 
     async def _astream(
         self,
@@ -415,8 +610,10 @@ class LlamaCppChat(_LlamaCppBase, BaseChatModel):
     ) -> Runnable[LanguageModelInput, Any]:
         """A runnable whose answers are decoded under the schema's grammar and validated.
 
-        ``schema`` is a pydantic model class (returns instances) or a JSON schema dict
-        (returns dicts). ``method="json_mode"`` only forces valid JSON.
+        ``schema`` is a pydantic model class (returns instances), a TypedDict or a JSON
+        schema dict (return dicts). ``method``: ``"json_schema"`` (the answer is the JSON),
+        ``"function_calling"`` (the answer is a call of a tool with the schema as its
+        arguments, through :meth:`bind_tools`) or ``"json_mode"`` (any valid JSON).
 
         Example:
             >>> from pydantic import BaseModel
@@ -429,13 +626,29 @@ class LlamaCppChat(_LlamaCppBase, BaseChatModel):
         kwargs.pop("strict", None)  # the grammar is always strict
         if kwargs:
             raise TypeError(f"unsupported arguments: {sorted(kwargs)}")
+        if method not in ("json_schema", "function_calling", "json_mode"):
+            raise ValueError(
+                "method must be 'json_schema', 'function_calling' or 'json_mode', "
+                f"not {method!r}"
+            )
+        traced: dict[str, Any] = {"kwargs": {"method": method}}
+        if method != "json_mode":
+            traced["schema"] = convert_to_json_schema(schema)
         if method == "json_schema":
-            bound = self.bind(json_schema=_json_schema_of(schema))
-        elif method == "json_mode":
-            bound = self.bind(response_format={"type": "json_object"})
+            bound = self.bind(
+                json_schema=_json_schema_of(schema), ls_structured_output_format=traced
+            )
+            parse: Callable[[AIMessage], Any] = lambda message: parse_structured(message, schema)
+        elif method == "function_calling":
+            name = tool_specs([schema])[0]["function"]["name"]
+            bound = self.bind_tools([schema], tool_choice=name, ls_structured_output_format=traced)
+            parse = lambda message: parse_tool_arguments(message, schema)
         else:
-            raise ValueError(f"method must be 'json_schema' or 'json_mode', not {method!r}")
-        parser = RunnableLambda(lambda message: parse_structured(message, schema))
+            bound = self.bind(
+                response_format={"type": "json_object"}, ls_structured_output_format=traced
+            )
+            parse = lambda message: parse_structured(message, schema)
+        parser = RunnableLambda(parse)
         if not include_raw:
             return bound | parser
         parse_raw = RunnablePassthrough.assign(
@@ -452,7 +665,13 @@ def _json_schema_of(schema: dict[str, Any] | type) -> dict[str, Any]:
         return schema
     if isinstance(schema, type) and issubclass(schema, BaseModel):
         return schema.model_json_schema()
-    raise TypeError(f"schema must be a pydantic model class or a JSON schema dict, not {schema!r}")
+    try:
+        return convert_to_json_schema(schema)  # a TypedDict
+    except (TypeError, ValueError) as err:
+        raise TypeError(
+            f"schema must be a pydantic model class, a TypedDict or a JSON schema dict, "
+            f"not {schema!r}"
+        ) from err
 
 
 class _StructuredParseError(StructuredOutputError, OutputParserException):
@@ -482,7 +701,7 @@ def parse_structured(message: AIMessage, schema: dict[str, Any] | type) -> Any:
         >>> parse_structured(AIMessage('{"name": "Paris"}'), {"type": "object"})
         {'name': 'Paris'}
     """
-    raw = _text(message.content)
+    raw = message_text(message.content)
     name = schema.__name__ if isinstance(schema, type) else schema.get("title", "the schema")
     finish = message.response_metadata.get("finish_reason")
     try:
@@ -492,12 +711,40 @@ def parse_structured(message: AIMessage, schema: dict[str, Any] | type) -> Any:
         if finish == "length":
             reason += "; the answer was cut off at max_tokens"
         raise _StructuredParseError(name, raw, reason) from None
+    return _validated(data, schema, name, raw)
+
+
+def _validated(data: Any, schema: dict[str, Any] | type, name: str, raw: str) -> Any:
     if isinstance(schema, type) and issubclass(schema, BaseModel):
         try:
             return schema.model_validate(data)
         except ValidationError as err:
             raise _StructuredParseError(name, raw, str(err)) from None
     return data
+
+
+def parse_tool_arguments(message: AIMessage, schema: dict[str, Any] | type) -> Any:
+    """The arguments of the reply's first tool call, validated against ``schema``.
+
+    Raises :class:`~localchain.errors.StructuredOutputError` (also a LangChain
+    ``OutputParserException``) when the reply holds no valid call.
+
+    Example:
+        >>> from langchain_core.messages import AIMessage
+        >>> call = {"name": "City", "args": {"name": "Paris"}, "id": "c1"}
+        >>> parse_tool_arguments(AIMessage("", tool_calls=[call]), {"title": "City"})
+        {'name': 'Paris'}
+    """
+    name = schema.__name__ if isinstance(schema, type) else schema.get("title", "the schema")
+    if not message.tool_calls:
+        invalid = message.invalid_tool_calls
+        reason = invalid[0].get("error") or "invalid arguments" if invalid else "no tool call"
+        if message.response_metadata.get("finish_reason") == "length":
+            reason += "; the answer was cut off at max_tokens"
+        raw = invalid[0].get("args") or "" if invalid else message_text(message.content)
+        raise _StructuredParseError(name, str(raw), str(reason))
+    call = message.tool_calls[0]
+    return _validated(call["args"], schema, name, json.dumps(call["args"]))
 
 
 class LlamaCppLLM(_LlamaCppBase, LLM):

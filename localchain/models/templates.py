@@ -93,10 +93,13 @@ class ChatTemplate:
         except Exception as err:  # jinja2.TemplateSyntaxError and friends
             raise ConfigError(f"chat template {self.name!r} is not valid Jinja: {err}") from err
 
-    def render(self, messages: list[dict[str, Any]]) -> str:
-        """Render messages into prompt text, ending with the assistant's turn opener."""
+    def render(
+        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None
+    ) -> str:
+        """Render messages (and, for a template that knows them, tools) into prompt text,
+        ending with the assistant's turn opener."""
         try:
-            return self._formatter(messages=messages).prompt
+            return self._formatter(messages=messages, tools=tools).prompt
         except Exception as err:
             raise ConfigError(f"chat template {self.name!r} failed to render: {err}") from err
 
