@@ -41,9 +41,15 @@ from langchain_core.utils.function_calling import convert_to_openai_tool
 
 from localchain.errors import ConfigError
 
-# gbnf_literal and InputView are the core's (chat models ground tool-call arguments with
+# gbnf_literal, numbers_in and InputView are the core's (chat models ground tool-call arguments with
 # them too); they stay in __all__ here, where they were first published.
-from localchain.grammars import InputView, gbnf_literal, json_schema_grammar, rename_rule
+from localchain.grammars import (
+    InputView,
+    gbnf_literal,
+    json_schema_grammar,
+    numbers_in,
+    rename_rule,
+)
 
 __all__ = [
     "CALCULATOR_FUNCTIONS",
@@ -127,7 +133,6 @@ CALCULATOR_FUNCTIONS: tuple[str, ...] = (
 )
 """Function names the expression grammar allows (the calculator's whitelist)."""
 
-_NUMBER = re.compile(r"(?<![\w.])\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?")
 _MAX_NUMBERS = 300
 _MAX_STRING = 100
 _WORD = re.compile(r"[^\W_]+(?:['.,-][^\W_]+)*")
@@ -148,26 +153,6 @@ def action_grammar(tool_names: Sequence[str], *, allow_final: bool = True) -> st
     tools = " | ".join(gbnf_literal(name) for name in tool_names)
     final = ' | "Final Answer:"' if allow_final else ""
     return f'root ::= "Action: " tool{final}\ntool ::= {tools}'
-
-
-def numbers_in(texts: Iterable[str]) -> list[str]:
-    """Every number written in ``texts``, as written and in plain form (1,200 -> 1200;
-    12.50 -> 12.5), first seen first.
-
-    Example:
-        >>> numbers_in(["A book costs 12.50 and a desk 1,200."])
-        ['12.50', '12.5', '1,200', '1200']
-    """
-    seen: dict[str, None] = {}
-    for text in texts:
-        for match in _NUMBER.finditer(text):
-            written = match.group(0)
-            plain = written.replace(",", "")
-            if "." in plain:
-                plain = plain.rstrip("0").rstrip(".")
-            seen.setdefault(written, None)
-            seen.setdefault(plain, None)
-    return list(seen)
 
 
 def expression_grammar(texts: Sequence[str] | None = None) -> str:

@@ -14,13 +14,20 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from llama_cpp.llama_grammar import json_schema_to_gbnf
 
-__all__ = ["JSON_STRING_CHAR", "InputView", "gbnf_literal", "json_schema_grammar", "rename_rule"]
+__all__ = [
+    "JSON_STRING_CHAR",
+    "InputView",
+    "gbnf_literal",
+    "json_schema_grammar",
+    "numbers_in",
+    "rename_rule",
+]
 
 # llama-cpp-python 0.3's JSON-schema converter lets a string hold raw control characters (a
 # newline), which no JSON parser accepts; llama.cpp's own converter leaves them out.
@@ -34,6 +41,9 @@ character (escapes such as ``\\n`` stay allowed through the rule's other branch)
 _GBNF_TOKEN = re.compile(
     r'"(?:\\.|[^"\\])*"|\[(?:\\.|[^\]\\])*\]|[A-Za-z][A-Za-z0-9-]*|\s+|.', re.DOTALL
 )
+
+
+_NUMBER = re.compile(r"(?<![\w.])\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?")
 
 
 def gbnf_literal(text: str) -> str:
@@ -107,3 +117,23 @@ class InputView:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "texts", tuple(self.texts))
+
+
+def numbers_in(texts: Iterable[str]) -> list[str]:
+    """Every number written in ``texts``, as written and in plain form (1,200 -> 1200;
+    12.50 -> 12.5), first seen first.
+
+    Example:
+        >>> numbers_in(["A book costs 12.50 and a desk 1,200."])
+        ['12.50', '12.5', '1,200', '1200']
+    """
+    seen: dict[str, None] = {}
+    for text in texts:
+        for match in _NUMBER.finditer(text):
+            written = match.group(0)
+            plain = written.replace(",", "")
+            if "." in plain:
+                plain = plain.rstrip("0").rstrip(".")
+            seen.setdefault(written, None)
+            seen.setdefault(plain, None)
+    return list(seen)

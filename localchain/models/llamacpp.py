@@ -274,12 +274,13 @@ class LlamaCppChat(_LlamaCppBase, BaseChatModel):
     tool_prompt: str = TOOL_PROMPT
     """How bound tools are stated to a model whose chat template does not know tools
     (``{tools}``: one JSON line per tool); a template that knows tools renders them itself."""
-    tool_input_grammars: bool = True
-    """Decode the argument of a bound tool that describes its own input (localchain's
-    calculator, web search and retriever tools) under that tool's grammar, grounded in the
-    conversation: the calculator's numbers are quoted from the user's messages and the tool
-    results, a search query is made of words in view. Off: every tool's arguments follow
-    its JSON schema only."""
+    ground_tool_arguments: bool = True
+    """Ground tool-call arguments in the conversation (the user's messages and the tool
+    results): integer and number arguments are quoted from it, and a tool that describes
+    its own input (localchain's calculator, web search and retriever tools) gets that
+    grammar - the calculator's expression uses numbers in view, a search query words in
+    view. A small model otherwise invents numbers. Off: arguments follow the JSON schemas
+    only."""
     call_tools_first: bool = False
     """With tools bound and ``tool_choice`` auto, the reply to a user message must call a
     tool until a tool result has come back; then the model may answer. A small model
@@ -405,7 +406,7 @@ class LlamaCppChat(_LlamaCppBase, BaseChatModel):
             for spec, tool in zip(specs, tools, strict=True)
             if isinstance(tool, BaseTool) and callable(getattr(tool, "input_grammar", None))
         }
-        if described and self.tool_input_grammars:
+        if described and self.ground_tool_arguments:
             options["tool_objects"] = described
         if tool_choice is not None:
             options["tool_choice"] = tool_choice
@@ -440,6 +441,8 @@ class LlamaCppChat(_LlamaCppBase, BaseChatModel):
             elif self.call_tools_first and rounds == 0:
                 choice = ToolChoice("required")
         view = conversation_view(messages)
+        if not self.ground_tool_arguments:
+            objects = {}
         arguments = {
             spec["function"]["name"]: grammar
             for spec in specs
@@ -449,7 +452,13 @@ class LlamaCppChat(_LlamaCppBase, BaseChatModel):
         offered = [name for name in names if name not in objects or tool_offered(objects[name], view)]
         fmt = self.tool_format
         gbnf = calls_grammar(
-            specs, choice, fmt, parallel=parallel is not False, arguments=arguments, offered=offered
+            specs,
+            choice,
+            fmt,
+            parallel=parallel is not False,
+            arguments=arguments,
+            offered=offered,
+            view=view if self.ground_tool_arguments else None,
         )
         return _ToolCall(specs, choice, fmt, gbnf)
 

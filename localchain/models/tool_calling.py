@@ -51,7 +51,13 @@ from langchain_core.messages.tool import tool_call_chunk
 from langchain_core.utils.function_calling import convert_to_openai_tool
 
 from localchain.errors import ToolBindingError
-from localchain.grammars import InputView, gbnf_literal, json_schema_grammar, rename_rule
+from localchain.grammars import (
+    InputView,
+    gbnf_literal,
+    json_schema_grammar,
+    numbers_in,
+    rename_rule,
+)
 
 __all__ = [
     "HERMES",
@@ -65,6 +71,7 @@ __all__ = [
     "conversation_dicts",
     "conversation_view",
     "described_arguments",
+    "ground_numbers",
     "message_text",
     "normalise_tool_choice",
     "single_string_argument",
@@ -227,12 +234,50 @@ def normalise_tool_choice(choice: Any, names: Sequence[str]) -> ToolChoice:
 _RULE_NAME = re.compile(r"^([A-Za-z][A-Za-z0-9-]*)\s*::=", re.MULTILINE)
 
 
-def _arguments_grammar(spec: dict[str, Any], prefix: str, given: str | None = None) -> str:
-    """The GBNF of one tool's arguments (``given``, or from its schema), every rule renamed
-    ``<prefix>-...``."""
+_SCHEMA_INTEGER = 'integer ::= ("-"? integral-part) space'
+_SCHEMA_NUMBER = re.compile(r"^number ::= .*$", re.MULTILINE)
+_PLAIN_INTEGER = re.compile(r"\d{1,18}")
+_PLAIN_NUMBER = re.compile(r"\d{1,18}(?:\.\d{1,12})?")
+
+
+def ground_numbers(gbnf: str, view: InputView) -> str:
+    """A schema grammar whose integers and numbers are quoted from ``view``.
+
+    Applies to the converter's plain ``integer`` and ``number`` rules (a bounded number,
+    with ``minimum``/``maximum``, keeps its own rule); when the view holds no number of the
+    kind, the rule is left free.
+
+    Example:
+        >>> gbnf = json_schema_grammar({"type": "object", "properties": {
+        ...     "a": {"type": "integer"}}, "required": ["a"]})
+        >>> grounded = ground_numbers(gbnf, InputView(["Add 2 and 3, then 0.5."]))
+        >>> 'integer ::= "-"? ("2" | "3") space' in grounded
+        True
+    """
+    if not view.ground_numbers:
+        return gbnf
+    found = numbers_in(view.texts)
+    integers = [n for n in found if _PLAIN_INTEGER.fullmatch(n)]
+    numbers = [n for n in found if _PLAIN_NUMBER.fullmatch(n)]
+    if integers and _SCHEMA_INTEGER in gbnf:
+        choices = " | ".join(gbnf_literal(n) for n in integers)
+        gbnf = gbnf.replace(_SCHEMA_INTEGER, f'integer ::= "-"? ({choices}) space')
+    if numbers:
+        choices = " | ".join(gbnf_literal(n) for n in numbers)
+        gbnf = _SCHEMA_NUMBER.sub(f'number ::= "-"? ({choices}) space', gbnf)
+    return gbnf
+
+
+def _arguments_grammar(
+    spec: dict[str, Any], prefix: str, given: str | None = None, view: InputView | None = None
+) -> str:
+    """The GBNF of one tool's arguments (``given``, or from its schema with numbers
+    grounded in ``view``), every rule renamed ``<prefix>-...``."""
     function = spec["function"]
     try:
         gbnf = given or json_schema_grammar(function["parameters"])
+        if given is None and view is not None:
+            gbnf = ground_numbers(gbnf, view)
     except KeyError as err:
         raise ToolBindingError(
             f"tool {function['name']!r}: its argument schema has a $ref that does not "
@@ -259,13 +304,15 @@ def calls_grammar(
     parallel: bool = True,
     arguments: Mapping[str, str] | None = None,
     offered: Collection[str] | None = None,
+    view: InputView | None = None,
 ) -> str:
     """The GBNF of a reply: tool calls (of the chosen tools) or, unless a tool is required,
     a plain answer.
 
     ``arguments`` maps a tool's name to the GBNF of its arguments (a ``root`` rule) in place
     of the one from its schema (:func:`described_arguments`); ``offered`` limits the tools
-    the model may call in ``auto`` and ``required`` mode (all of them when it leaves none).
+    the model may call in ``auto`` and ``required`` mode (all of them when it leaves none);
+    with ``view``, integer and number arguments are quoted from it (:func:`ground_numbers`).
 
     Example:
         >>> specs = tool_specs([{"type": "function", "function": {"name": "ping",
@@ -293,7 +340,7 @@ def calls_grammar(
         rules.append(
             f"call-{number} ::= {gbnf_literal(head)} {prefix}-root {gbnf_literal('}' + fmt.close)}"
         )
-        rules.append(_arguments_grammar(spec, prefix, (arguments or {}).get(name)))
+        rules.append(_arguments_grammar(spec, prefix, (arguments or {}).get(name), view))
         alternatives.append(f"call-{number}")
     if not alternatives:
         raise ToolBindingError("no tools are bound to call")

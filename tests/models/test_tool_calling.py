@@ -292,3 +292,15 @@ def test_tools_without_an_input_grammar_keep_their_schema() -> None:
     assert described_arguments(lookup, spec, InputView(["hi"])) is None
     two = tool_specs([add])[0]
     assert described_arguments(Calculator(), two, InputView(["1 + 2"])) is None  # two arguments
+
+
+def test_integer_and_number_arguments_are_quoted_from_the_view() -> None:
+    specs = tool_specs([add])
+    view = InputView(["What is 17 + 23?"])
+    grammar = calls_grammar(specs, ToolChoice("required"), HERMES, view=view)
+    assert 't0-integer ::= "-"? ("17" | "23") t0-space' in grammar
+    # No number in view: the integers stay free; grounding off: free as well.
+    free = calls_grammar(specs, ToolChoice("required"), HERMES, view=InputView(["Add them."]))
+    assert 't0-integer ::= ("-"? t0-integral-part) t0-space' in free
+    off = calls_grammar(specs, ToolChoice("required"), HERMES, view=InputView(["17"], ground_numbers=False))
+    assert "t0-integral-part" in off
