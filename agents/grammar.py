@@ -31,10 +31,9 @@ Example:
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
@@ -45,6 +44,7 @@ from localchain.errors import ConfigError
 # them too); they stay in __all__ here, where they were first published.
 from localchain.grammars import (
     InputView,
+    cap_strings,
     gbnf_literal,
     json_schema_grammar,
     numbers_in,
@@ -292,7 +292,7 @@ def json_arguments_grammar(tool: BaseTool) -> str:
         True
     """
     schema = convert_to_openai_tool(tool)["function"].get("parameters") or {"type": "object"}
-    schema = _cap_strings(json.loads(json.dumps(schema)))
+    schema = cap_strings(schema, _MAX_STRING)
     try:
         gbnf = json_schema_grammar(schema)
     except Exception as err:  # the converter raises plain exceptions for schemas it rejects
@@ -351,16 +351,3 @@ def search_input_grammar(view: InputView) -> str | None:
         True
     """
     return query_grammar(view.texts) if view.ground_queries else None
-
-
-def _cap_strings(schema: Any) -> Any:
-    """Give every string without a maxLength one, so no argument can run to max_tokens."""
-    if isinstance(schema, dict):
-        if schema.get("type") == "string" and "maxLength" not in schema and "enum" not in schema:
-            schema["maxLength"] = _MAX_STRING
-        for value in schema.values():
-            _cap_strings(value)
-    elif isinstance(schema, list):
-        for value in schema:
-            _cap_strings(value)
-    return schema

@@ -23,6 +23,7 @@ from llama_cpp.llama_grammar import json_schema_to_gbnf
 __all__ = [
     "JSON_STRING_CHAR",
     "InputView",
+    "cap_strings",
     "gbnf_literal",
     "json_schema_grammar",
     "numbers_in",
@@ -80,6 +81,24 @@ def rename_rule(gbnf: str, old: str, new: str) -> str:
         item ::= [a-z]
     """
     return "".join(new if token == old else token for token in _GBNF_TOKEN.findall(gbnf))
+
+
+def cap_strings(schema: Any, limit: int) -> Any:
+    """A copy of a JSON schema in which every string without a ``maxLength`` (or an
+    ``enum``) gets ``maxLength: limit``, so no argument can run on to ``max_tokens``.
+
+    Example:
+        >>> cap_strings({"type": "object", "properties": {"q": {"type": "string"}}}, 100)
+        {'type': 'object', 'properties': {'q': {'type': 'string', 'maxLength': 100}}}
+    """
+    if isinstance(schema, dict):
+        capped = {key: cap_strings(value, limit) for key, value in schema.items()}
+        if capped.get("type") == "string" and "maxLength" not in capped and "enum" not in capped:
+            capped["maxLength"] = limit
+        return capped
+    if isinstance(schema, list):
+        return [cap_strings(value, limit) for value in schema]
+    return schema
 
 
 def json_schema_grammar(schema: dict[str, Any]) -> str:

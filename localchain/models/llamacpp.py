@@ -44,6 +44,7 @@ from localchain.models.engine import GenerationStats, LlamaCppEngine, get_engine
 from localchain.models.templates import ChatTemplate, resolve_chat_template
 from localchain.models.tool_calling import (
     HERMES,
+    STRING_LIMIT,
     TOOL_PROMPT,
     ToolCallFormat,
     ToolCallStream,
@@ -281,6 +282,9 @@ class LlamaCppChat(_LlamaCppBase, BaseChatModel):
     grammar - the calculator's expression uses numbers in view, a search query words in
     view. A small model otherwise invents numbers. Off: arguments follow the JSON schemas
     only."""
+    tool_string_limit: int | None = Field(STRING_LIMIT, ge=1)
+    """The longest string argument of a tool call (characters) when the tool's schema sets
+    no ``maxLength``; None: no limit."""
     call_tools_first: bool = False
     """With tools bound and ``tool_choice`` auto, the reply to a user message must call a
     tool until a tool result has come back; then the model may answer. A small model
@@ -398,12 +402,18 @@ class LlamaCppChat(_LlamaCppBase, BaseChatModel):
         choice = normalise_tool_choice(tool_choice, [spec["function"]["name"] for spec in specs])
         # Compiled now, so a schema llama.cpp cannot decode fails at bind time.
         self.engine.grammar(
-            calls_grammar(specs, choice, self.tool_format, parallel=parallel_tool_calls is not False)
+            calls_grammar(
+                specs,
+                choice,
+                self.tool_format,
+                parallel=parallel_tool_calls is not False,
+                string_limit=self.tool_string_limit,
+            )
         )
         options: dict[str, Any] = {"tools": specs, **kwargs}
         described = {
-            spec["function"]["name"]: tool
-            for spec, tool in zip(specs, tools, strict=True)
+            tool.name: tool
+            for tool in tools
             if isinstance(tool, BaseTool) and callable(getattr(tool, "input_grammar", None))
         }
         if described and self.ground_tool_arguments:
@@ -459,6 +469,7 @@ class LlamaCppChat(_LlamaCppBase, BaseChatModel):
             arguments=arguments,
             offered=offered,
             view=view if self.ground_tool_arguments else None,
+            string_limit=self.tool_string_limit,
         )
         return _ToolCall(specs, choice, fmt, gbnf)
 

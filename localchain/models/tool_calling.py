@@ -36,6 +36,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
+import warnings
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -53,6 +54,7 @@ from langchain_core.utils.function_calling import convert_to_openai_tool
 from localchain.errors import ToolBindingError
 from localchain.grammars import (
     InputView,
+    cap_strings,
     gbnf_literal,
     json_schema_grammar,
     numbers_in,
@@ -63,6 +65,7 @@ __all__ = [
     "HERMES",
     "LLAMA_31",
     "MAX_PARALLEL_CALLS",
+    "STRING_LIMIT",
     "TOOL_PROMPT",
     "ToolCallFormat",
     "ToolCallStream",
@@ -82,6 +85,10 @@ __all__ = [
 
 MAX_PARALLEL_CALLS = 8
 """The most tool calls one reply may hold (the grammar's bound)."""
+
+STRING_LIMIT = 200
+"""The default longest string argument (characters) when a schema sets no ``maxLength``:
+a small model otherwise writes on inside a string until ``max_tokens``."""
 
 TOOL_PROMPT = """You can call tools. Each tool, as a JSON schema:
 <tools>
@@ -188,11 +195,18 @@ def tool_specs(tools: Sequence[Any]) -> list[dict[str, Any]]:
             )
         spec["function"].setdefault("parameters", {"type": "object", "properties": {}})
         specs.append(spec)
-    names = [spec["function"]["name"] for spec in specs]
-    duplicates = sorted({name for name in names if names.count(name) > 1})
-    if duplicates:
-        raise ToolBindingError(f"two bound tools share a name: {duplicates}")
-    return specs
+    unique: dict[str, dict[str, Any]] = {}
+    for spec in specs:
+        name = spec["function"]["name"]
+        if name in unique and unique[name] != spec:
+            # A call names its tool, so one name can only mean one tool; LangChain's own
+            # suites bind a pydantic model and its JSON schema together, so this warns.
+            warnings.warn(
+                f"two different bound tools share the name {name!r}; the first is used",
+                stacklevel=3,
+            )
+        unique.setdefault(name, spec)
+    return list(unique.values())
 
 
 def normalise_tool_choice(choice: Any, names: Sequence[str]) -> ToolChoice:
@@ -269,13 +283,21 @@ def ground_numbers(gbnf: str, view: InputView) -> str:
 
 
 def _arguments_grammar(
-    spec: dict[str, Any], prefix: str, given: str | None = None, view: InputView | None = None
+    spec: dict[str, Any],
+    prefix: str,
+    given: str | None = None,
+    view: InputView | None = None,
+    string_limit: int | None = None,
 ) -> str:
     """The GBNF of one tool's arguments (``given``, or from its schema with numbers
-    grounded in ``view``), every rule renamed ``<prefix>-...``."""
+    grounded in ``view`` and strings cut at ``string_limit``), every rule renamed
+    ``<prefix>-...``."""
     function = spec["function"]
+    parameters = function["parameters"]
+    if string_limit is not None:
+        parameters = cap_strings(parameters, string_limit)
     try:
-        gbnf = given or json_schema_grammar(function["parameters"])
+        gbnf = given or json_schema_grammar(parameters)
         if given is None and view is not None:
             gbnf = ground_numbers(gbnf, view)
     except KeyError as err:
@@ -305,6 +327,7 @@ def calls_grammar(
     arguments: Mapping[str, str] | None = None,
     offered: Collection[str] | None = None,
     view: InputView | None = None,
+    string_limit: int | None = STRING_LIMIT,
 ) -> str:
     """The GBNF of a reply: tool calls (of the chosen tools) or, unless a tool is required,
     a plain answer.
@@ -312,7 +335,8 @@ def calls_grammar(
     ``arguments`` maps a tool's name to the GBNF of its arguments (a ``root`` rule) in place
     of the one from its schema (:func:`described_arguments`); ``offered`` limits the tools
     the model may call in ``auto`` and ``required`` mode (all of them when it leaves none);
-    with ``view``, integer and number arguments are quoted from it (:func:`ground_numbers`).
+    with ``view``, integer and number arguments are quoted from it (:func:`ground_numbers`);
+    a string argument without a ``maxLength`` holds at most ``string_limit`` characters.
 
     Example:
         >>> specs = tool_specs([{"type": "function", "function": {"name": "ping",
@@ -340,7 +364,8 @@ def calls_grammar(
         rules.append(
             f"call-{number} ::= {gbnf_literal(head)} {prefix}-root {gbnf_literal('}' + fmt.close)}"
         )
-        rules.append(_arguments_grammar(spec, prefix, (arguments or {}).get(name), view))
+        given = (arguments or {}).get(name)
+        rules.append(_arguments_grammar(spec, prefix, given, view, string_limit))
         alternatives.append(f"call-{number}")
     if not alternatives:
         raise ToolBindingError("no tools are bound to call")
