@@ -35,6 +35,8 @@ from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_json_schema
 from llama_cpp import LlamaGrammar
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
+from pydantic.v1 import BaseModel as V1BaseModel
+from pydantic.v1 import ValidationError as V1ValidationError
 
 from localchain.errors import ModelNotFoundError, StructuredOutputError, ToolBindingError
 from localchain.models.aio import iterate_in_thread
@@ -651,9 +653,7 @@ class LlamaCppChat(_LlamaCppBase, BaseChatModel):
                 "method must be 'json_schema', 'function_calling' or 'json_mode', "
                 f"not {method!r}"
             )
-        traced: dict[str, Any] = {"kwargs": {"method": method}}
-        if method != "json_mode":
-            traced["schema"] = convert_to_json_schema(schema)
+        traced = {"kwargs": {"method": method}, "schema": convert_to_json_schema(schema)}
         if method == "json_schema":
             bound = self.bind(
                 json_schema=_json_schema_of(schema), ls_structured_output_format=traced
@@ -739,6 +739,11 @@ def _validated(data: Any, schema: dict[str, Any] | type, name: str, raw: str) ->
         try:
             return schema.model_validate(data)
         except ValidationError as err:
+            raise _StructuredParseError(name, raw, str(err)) from None
+    if isinstance(schema, type) and issubclass(schema, V1BaseModel):
+        try:
+            return schema.parse_obj(data)
+        except V1ValidationError as err:
             raise _StructuredParseError(name, raw, str(err)) from None
     return data
 

@@ -603,6 +603,8 @@ class ToolCallStream:
     """None until the reply shows whether it is text or calls; then ``text`` or ``calls``."""
     calls: int = 0
     ids: list[str] = field(default_factory=list)
+    seen: set[tuple[str, str]] = field(default_factory=set)
+    """The calls of this reply so far, by name and arguments."""
 
     def feed(self, piece: str) -> list[AIMessageChunk]:
         """The chunks ``piece`` completes."""
@@ -633,7 +635,8 @@ class ToolCallStream:
             return []
         if not self.fmt.close:  # llama-3.1: the call is the whole reply
             text, self.buffer = self.buffer.strip(), ""
-            return [self._parse(text)]
+            chunk = self._parse(text)
+            return [chunk] if chunk is not None else []
         chunks = self._complete_calls()
         rest, self.buffer = self.buffer.strip(), ""
         if rest:
@@ -647,7 +650,9 @@ class ToolCallStream:
             if body is None:
                 return chunks
             self.buffer = rest
-            chunks.append(self._parse(body))
+            chunk = self._parse(body)
+            if chunk is not None:
+                chunks.append(chunk)
 
     def _next_call(self) -> tuple[str | None, str]:
         """The JSON of the next finished call and the text after it, or None for now.
@@ -671,7 +676,9 @@ class ToolCallStream:
             return None, self.buffer
         return body[:end], rest[len(closing) :]
 
-    def _parse(self, body: str) -> AIMessageChunk:
+    def _parse(self, body: str) -> AIMessageChunk | None:
+        """The chunk of one call; None for a repeat of a call already in this reply (a small
+        model otherwise calls the same tool with the same arguments twice in a row)."""
         try:
             call = json.loads(body)
         except json.JSONDecodeError as err:
@@ -683,6 +690,10 @@ class ToolCallStream:
             return self._invalid(body, "the arguments are not a JSON object")
         if call["name"] not in self.names:
             return self._invalid(body, f"{call['name']!r} is not a bound tool")
+        written = json.dumps(arguments, ensure_ascii=False, sort_keys=True)
+        if (call["name"], written) in self.seen:
+            return None
+        self.seen.add((call["name"], written))
         return self._chunk(call["name"], json.dumps(arguments, ensure_ascii=False))
 
     def _invalid(self, body: str, reason: str) -> AIMessageChunk:

@@ -315,3 +315,10 @@ def test_string_arguments_are_capped_unless_the_schema_says_otherwise() -> None:
     assert capped.count("(t0-char") == 50  # the converter nests 50 optional characters
     free = calls_grammar(specs, ToolChoice("required"), HERMES, string_limit=None)
     assert "t0-char*" in free
+
+
+def test_a_call_repeated_in_one_reply_counts_once() -> None:
+    call = '<tool_call>\n{"name": "add", "arguments": {"a": 1, "b": 2}}\n</tool_call>'
+    other = '<tool_call>\n{"name": "add", "arguments": {"b": 2, "a": 1}}\n</tool_call>'
+    message = read(HERMES, [call + "\n" + other])
+    assert [c["args"] for c in message.tool_calls] == [{"a": 1, "b": 2}]
