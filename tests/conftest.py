@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from model_settings import TEST_CTX, free_port
+from model_settings import TEST_CTX, llama_server
 
 from localchain.models import LlamaCppChat, embedded_model_path
 
@@ -43,27 +39,6 @@ def chat() -> LlamaCppChat:
 def server_url(model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """llama-cpp-python's own OpenAI-compatible server on 127.0.0.1, serving the embedded
     model as ``smollm2``; one for the whole run."""
-    port = free_port()
     log = tmp_path_factory.mktemp("server") / "server.log"
-    with open(log, "w") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "llama_cpp.server", "--model", str(model_path),
-             "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048",
-             "--model_alias", "smollm2"],
-            stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    url = f"http://127.0.0.1:{port}/v1"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/models", timeout=2).read()
-                break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"server did not start:\n{log.read_text()[-3000:]}")
-                time.sleep(0.5)
+    with llama_server(model_path, log) as url:
         yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=30)

@@ -635,7 +635,8 @@ class LlamaCppChat(_LlamaCppBase, BaseChatModel):
         ``schema`` is a pydantic model class (returns instances), a TypedDict or a JSON
         schema dict (return dicts). ``method``: ``"json_schema"`` (the answer is the JSON),
         ``"function_calling"`` (the answer is a call of a tool with the schema as its
-        arguments, through :meth:`bind_tools`) or ``"json_mode"`` (any valid JSON).
+        arguments, through :meth:`bind_tools`) or ``"json_mode"`` (JSON; on llama.cpp also
+        decoded under the schema, so it is the same as ``"json_schema"``).
 
         Example:
             >>> from pydantic import BaseModel
@@ -664,8 +665,11 @@ class LlamaCppChat(_LlamaCppBase, BaseChatModel):
             bound = self.bind_tools([schema], tool_choice=name, ls_structured_output_format=traced)
             parse = lambda message: parse_tool_arguments(message, schema)
         else:
+            # json_mode promises valid JSON; with the schema at hand the grammar keeps its
+            # shape too, which a model told only "JSON" (LangChain's json_mode) often misses.
             bound = self.bind(
-                response_format={"type": "json_object"}, ls_structured_output_format=traced
+                response_format={"type": "json_object", "schema": _json_schema_of(schema)},
+                ls_structured_output_format=traced,
             )
             parse = lambda message: parse_structured(message, schema)
         parser = RunnableLambda(parse)

@@ -45,12 +45,25 @@ class OpenAICompatibleChat(ChatOpenAI):
         try:
             yield
         except openai.APIConnectionError as err:
-            timeout = self.request_timeout if isinstance(self.request_timeout, (int, float)) else None
+            timeout = (
+                self.request_timeout if isinstance(self.request_timeout, (int, float)) else None
+            )
             kind = "timed out" if isinstance(err, openai.APITimeoutError) else "connection failed"
             cause = err.__cause__ or err
             raise BackendConnectionError(
                 str(self.openai_api_base), f"{kind} ({cause})", timeout=timeout
             ) from err
+
+    def _get_request_payload(
+        self, input_: Any, *, stop: list[str] | None = None, **kwargs: Any
+    ) -> dict:
+        """OpenAI's payload, with ``""`` for the content of an assistant message that only
+        calls tools: OpenAI accepts ``null`` there, llama-cpp-python's server rejects it."""
+        payload = super()._get_request_payload(input_, stop=stop, **kwargs)
+        for message in payload.get("messages", []):
+            if message.get("role") == "assistant" and message.get("content") is None:
+                message["content"] = ""
+        return payload
 
     def _generate(self, *args: Any, **kwargs: Any) -> ChatResult:
         with self._translate_errors():
@@ -76,8 +89,7 @@ def openai_chat_from_settings(settings: Settings) -> OpenAICompatibleChat:
 
     if not settings.base_url:
         raise ConfigError(
-            "the openai backend needs base_url (LOCALCHAIN_BASE_URL), e.g. "
-            "http://127.0.0.1:8000/v1"
+            "the openai backend needs base_url (LOCALCHAIN_BASE_URL), e.g. http://127.0.0.1:8000/v1"
         )
     api_key = settings.api_key.get_secret_value() if settings.api_key else "not-needed"
     return OpenAICompatibleChat(
