@@ -11,6 +11,8 @@ a list of LangChain tools:
   ``max_iterations`` and ``max_seconds`` end the run with ``stopped: budget (...)``.
 - **Tools cannot crash it.** Errors, refusals and timeouts become observations; tool output
   is fenced and cut before it enters the prompt.
+- **Tool output is data.** Text in the protocol's own words ("Final Answer: ...") is removed
+  from an observation before the model sees it, so a web page cannot hand it an answer.
 
 Example:
     >>> from localchain.agents import ReActAgent
@@ -39,7 +41,13 @@ from pydantic import ConfigDict, Field, PrivateAttr, field_validator
 
 from localchain.agents.decoding import OutOfTime, StepContext, StepDecoder, StepLimits, make_decoder
 from localchain.agents.guards import FORCE_NOTICES, GuardSettings, LoopGuard
-from localchain.agents.prompt import ReActPrompt, fence_observation, format_step, plain_history
+from localchain.agents.prompt import (
+    ReActPrompt,
+    fence_observation,
+    format_step,
+    neutralise_protocol,
+    plain_history,
+)
 from localchain.agents.result import (
     BUDGET_REASONS,
     AgentResult,
@@ -385,11 +393,14 @@ class ReActAgent(RunnableSerializable[dict[str, Any] | str, dict[str, Any]]):
             error=outcome.error,
             seconds=time.monotonic() - began,
         )
-        fenced = fence_observation(outcome.observation, self.prompt.max_observation_chars)
+        # The step keeps what the tool returned; the model sees it without protocol text, and
+        # only what it sees may ground a query or an answer's numbers.
+        shown = neutralise_protocol(outcome.observation)
+        fenced = fence_observation(shown, self.prompt.max_observation_chars)
         ctx.scratchpad += format_step(thought, tool_name, tool_input, fenced)
-        ctx.texts_in_view.append(outcome.observation)
+        ctx.texts_in_view.append(shown)
         if not outcome.error:
-            ctx.results.append(outcome.observation)
+            ctx.results.append(shown)
         yield {"observation": outcome.observation, "error": outcome.error, "step": step}
         return step
 

@@ -5,8 +5,10 @@ by number. Works with every ``BaseRetriever`` - localchain's BM25, dense and hyb
 retrievers, or a vector store's ``as_retriever()``.
 
 Each passage is one numbered entry with its whitespace collapsed (so document text cannot
-start a line of its own that reads like "Final Answer:"), cut to ``max_passage_chars``;
-the whole observation is cut to ``max_output_chars``.
+start a line of its own), cut to ``max_passage_chars``; the whole observation is cut to
+``max_output_chars``. Documents are data: text in the agent's protocol words ("Final Answer:
+...") is removed to the end of the passage, before its source
+(:func:`~localchain.agents.prompt.neutralise_protocol`).
 
 Example:
     >>> from localchain.retrievers import BM25Retriever
@@ -33,6 +35,7 @@ from langchain_core.tools import BaseTool, ToolException
 from pydantic import BaseModel, Field
 
 from localchain.agents.grammar import InputView, search_input_grammar
+from localchain.agents.prompt import neutralise_protocol
 
 __all__ = ["RetrieverInput", "RetrieverTool", "format_passages", "retriever_tool"]
 
@@ -58,13 +61,18 @@ class RetrieverInput(BaseModel):
 
 def _source(document: Document) -> str:
     meta = document.metadata
-    source = str(meta.get("source") or meta.get("url") or meta.get("link") or "")
-    title = str(meta.get("title") or "")
+    source = _clean(meta.get("source") or meta.get("url") or meta.get("link") or "")
+    title = _clean(meta.get("title") or "")
     label = f"{title}, {source}" if title and source and title not in source else source or title
     page = meta.get("page")
     if page is not None and label:
         label += f", page {page}"
     return label
+
+
+def _clean(text: object) -> str:
+    """One line of text without protocol words (a title or a path is data too)."""
+    return neutralise_protocol(_WHITESPACE.sub(" ", str(text)).strip())
 
 
 def _cut(text: str, limit: int) -> str:
@@ -74,7 +82,8 @@ def _cut(text: str, limit: int) -> str:
 def format_passages(
     documents: Sequence[Document], *, max_passage_chars: int = 400, max_output_chars: int = 2000
 ) -> str:
-    """Documents as numbered passages ``[n] text (source: ...)``, within the length limits.
+    """Documents as numbered passages ``[n] text (source: ...)``, within the length limits;
+    protocol text is removed from passages and sources.
 
     Example:
         >>> print(format_passages([Document("Paris is the capital\\nof France.",
@@ -84,7 +93,7 @@ def format_passages(
     lines: list[str] = []
     used = 0
     for number, document in enumerate(documents, start=1):
-        text = _cut(_WHITESPACE.sub(" ", document.page_content).strip(), max_passage_chars)
+        text = _cut(_clean(document.page_content), max_passage_chars)
         source = _source(document)
         entry = f"[{number}] {text}" + (f" (source: {_cut(source, 200)})" if source else "")
         if lines and used + len(entry) + 1 > max_output_chars:

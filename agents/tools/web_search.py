@@ -32,6 +32,7 @@ from langchain_core.tools import BaseTool, ToolException
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from localchain.agents.grammar import InputView, search_input_grammar
+from localchain.agents.prompt import neutralise_protocol
 
 __all__ = [
     "DuckDuckGoSearchWrapper",
@@ -300,8 +301,11 @@ class WebSearch(BaseTool):
     def _render(self, entries: Sequence[tuple[str, str, str]], *, header: str) -> str:
         """Number the results, cut each snippet and the whole text to their limits.
 
-        Whitespace is collapsed so that page text stays on its own lines and cannot start a
-        line that looks like the agent's own "Observation:" or "Final Answer:".
+        Whitespace is collapsed so that page text stays on its own lines, and text in the
+        agent's protocol words ("Thought: I now know the final answer", "Final Answer: ...")
+        is removed to the end of its title or snippet
+        (:func:`~localchain.agents.prompt.neutralise_protocol`): a page is data, and cannot
+        hand an agent the answer to give.
         """
         lines = [header] if header else []
         used = len(header)
@@ -348,8 +352,8 @@ def _document_entry(document: Document, number: int) -> tuple[str, str, str]:
 
 
 def _flat(text: str, limit: int) -> str:
-    """Collapse whitespace to single spaces, then cut to `limit` characters."""
-    return _cut(_WHITESPACE.sub(" ", str(text)).strip(), limit)
+    """Collapse whitespace to single spaces, remove protocol text, cut to `limit` characters."""
+    return _cut(neutralise_protocol(_WHITESPACE.sub(" ", str(text)).strip()), limit)
 
 
 def _cut(text: str, limit: int) -> str:
