@@ -307,6 +307,15 @@ def _alarm(seconds: float) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
+class _Captured(io.StringIO):
+    """What a Python block prints (its stdout and stderr). A child process started with the
+    block's ``sys.stderr`` (an MCP client starting its stdio server does) needs a file
+    descriptor, which a StringIO lacks: it writes to the process's own stderr instead."""
+
+    def fileno(self) -> int:
+        return sys.__stderr__.fileno() if sys.__stderr__ is not None else 2
+
+
 class Runner:
     """Runs pages; owns the llama.cpp server that ``server`` blocks use, started on demand.
 
@@ -485,7 +494,7 @@ class _PageRun:
                 sys.modules["doc_page"] = saved_module
 
     def _python(self, block: Block, code: str) -> tuple[str, str, str]:
-        captured = io.StringIO()
+        captured = _Captured()
         compiled = compile(code, block.where, "exec")
         try:
             with (
