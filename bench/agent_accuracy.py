@@ -11,8 +11,14 @@ multi-step problems, and lookups answered from a small local corpus) through
   (b) ``stock``: langchain-classic's ``create_react_agent`` + ``AgentExecutor(
       handle_parsing_errors=True)`` with the book's ReAct prompt (LangChain hub
       ``hwchase17/react``), the way the book runs it,
+  (c) ``create-agent``: LangChain 1.x ``create_agent`` (native tool calling) over the same
+      ``LlamaCppChat`` with the small-model tool options (``call_tools_first=True``,
+      ``max_tool_rounds=1``; arguments grounded, the default),
+  (d) ``create-agent-stock``: ``create_agent`` over langchain-community's ``ChatLlamaCpp``
+      (its own ``bind_tools``) on the same GGUF and sampling settings
+      (``rope_freq_base=0`` so it keeps the GGUF's value),
 
-on the same chat model object (localchain's ``LlamaCppChat`` over the embedded
+(a)-(c) on the same chat model object (localchain's ``LlamaCppChat`` over the embedded
 SmolLM2-135M-Instruct GGUF: n_ctx=4096, temperature=0, seed=42, max_tokens=256) and the same
 tools: the calculator and the web search with ``offline=True`` over a BM25 retriever of
 ``bench/data/agent_corpus.jsonl`` (so lookups never touch the network). Both get at most 8
@@ -29,7 +35,7 @@ question, and how runs ended.
 
 Needs langchain-classic for the stock side: ``pip install 'localchain[bench]'``.
 
-Run:  .venv/bin/python bench/agent_accuracy.py [--limit N] [--systems localchain,stock]
+Run:  .venv/bin/python bench/agent_accuracy.py [--limit N] [--systems localchain,stock,...]
 Prints one JSON object; the full set (no --limit) also writes bench/results/agent_accuracy.json.
 """
 
@@ -157,6 +163,64 @@ def run_stock(chat: LlamaCppChat, tools: list[BaseTool]):
     return run
 
 
+def _tool_calling_run(agent: Any):
+    from langchain_core.messages import AIMessage, ToolMessage
+    from langgraph.errors import GraphRecursionError
+
+    def run(question: str) -> dict[str, Any]:
+        try:
+            result = agent.invoke(
+                {"messages": [{"role": "user", "content": question}]},
+                config={"recursion_limit": 2 * MAX_ITERATIONS + 1},
+            )
+            stopped = "final_answer"
+        except GraphRecursionError:
+            return {"output": "", "parse_failures": 0, "steps": MAX_ITERATIONS,
+                    "stopped": "budget", "trace": []}  # fmt: skip
+        messages = result["messages"]
+        replies = [m for m in messages if isinstance(m, AIMessage)]
+        calls = [call for m in replies for call in m.tool_calls]
+        results = {m.tool_call_id: str(m.content) for m in messages if isinstance(m, ToolMessage)}
+        last = messages[-1]
+        if not isinstance(last, AIMessage) or last.tool_calls:
+            stopped = "budget"
+        return {
+            "output": last.text if isinstance(last, AIMessage) else "",
+            "parse_failures": sum(len(m.invalid_tool_calls) for m in replies),
+            "steps": len(calls),
+            "stopped": stopped,
+            "trace": [
+                [c["name"], json.dumps(c["args"])[:200], results.get(c["id"] or "", "")[:200]]
+                for c in calls
+            ],
+        }
+
+    return run
+
+
+def run_create_agent(chat: LlamaCppChat, tools: list[BaseTool]):
+    """LangChain's create_agent over LlamaCppChat's native tool calling."""
+    from langchain.agents import create_agent
+
+    small = chat.model_copy(update={"call_tools_first": True, "max_tool_rounds": 1})
+    return _tool_calling_run(create_agent(small, tools))
+
+
+def run_create_agent_stock(chat: LlamaCppChat, tools: list[BaseTool]):
+    """LangChain's create_agent over langchain-community's ChatLlamaCpp.bind_tools."""
+    from langchain.agents import create_agent
+    from langchain_community.chat_models import ChatLlamaCpp
+
+    from localchain.models import embedded_model_path
+
+    stock = ChatLlamaCpp(
+        model_path=str(embedded_model_path()), n_ctx=SETTINGS["n_ctx"],
+        temperature=SETTINGS["temperature"], seed=SETTINGS["seed"],
+        max_tokens=SETTINGS["max_tokens"], rope_freq_base=0, verbose=False,
+    )  # fmt: skip
+    return _tool_calling_run(create_agent(stock, tools))
+
+
 def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
     def accuracy(subset: list[dict[str, Any]]) -> float | None:
         return round(sum(r["correct"] for r in subset) / len(subset), 3) if subset else None
@@ -192,7 +256,8 @@ def main() -> None:
     chat = LlamaCppChat(**SETTINGS)
     tools = make_tools()
     makers = {"localchain": run_localchain, "localchain-examples": run_localchain_examples,
-              "stock": run_stock}  # fmt: skip
+              "stock": run_stock, "create-agent": run_create_agent,
+              "create-agent-stock": run_create_agent_stock}  # fmt: skip
     systems = {name: makers[name](chat, tools) for name in names}
     rows: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
     for i, item in enumerate(questions):
@@ -216,7 +281,8 @@ def main() -> None:
         "model": chat.model_name,
         "settings": {**SETTINGS, "max_iterations": MAX_ITERATIONS, "max_seconds": MAX_SECONDS},
         "versions": {lib: version(lib) for lib in ("llama_cpp_python", "langchain-core")}
-        | ({"langchain-classic": version("langchain-classic")} if "stock" in names else {}),
+        | ({"langchain-classic": version("langchain-classic")} if "stock" in names else {})
+        | ({"langchain": version("langchain")} if any("create" in n for n in names) else {}),
         "questions": len(questions),
         "systems": {name: summarize(rows[name]) for name in names},
         "per_question": {name: rows[name] for name in names},

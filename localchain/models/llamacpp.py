@@ -534,10 +534,12 @@ class LlamaCppChat(_LlamaCppBase, BaseChatModel):
         call = self._tool_call(kwargs, messages)
         if call is None:
             return self._tokens(messages), None
-        kwargs["grammar"] = call.grammar
         tokens = self._tokens(messages, call.specs)
-        reader = None if call.choice.mode == "none" else ToolCallStream(call.fmt, call.names)
-        return tokens, reader
+        if call.choice.mode == "none":
+            # A plain answer: no grammar, which would cost a vocabulary scan per token.
+            return tokens, None
+        kwargs["grammar"] = call.grammar
+        return tokens, ToolCallStream(call.fmt, call.names)
 
     def _stream(
         self,
