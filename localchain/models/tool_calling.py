@@ -516,10 +516,17 @@ def conversation_dicts(
             else:
                 out.append({"role": "user", "content": block, "_tool_results": True})
             continue
-        if isinstance(message, AIMessage) and message.tool_calls:
+        if isinstance(message, AIMessage) and (message.tool_calls or message.invalid_tool_calls):
             text = message_text(message.content)
-            for call in message.tool_calls:
-                calls_made[call.get("id") or ""] = call["name"]
+            # An invalid call is answered too (create_agent sends an error ToolMessage for
+            # it), so it is shown as the model wrote it, with its id.
+            calls = [
+                *((c.get("id"), c["name"], _arguments(c)) for c in message.tool_calls),
+                *((c.get("id"), c.get("name") or "", c.get("args") or "")
+                  for c in message.invalid_tool_calls),
+            ]  # fmt: skip
+            for call_id, name, _ in calls:
+                calls_made[call_id or ""] = name
             if native is not None:
                 out.append(
                     {
@@ -527,16 +534,21 @@ def conversation_dicts(
                         "content": text,
                         "tool_calls": [
                             {
-                                "id": call.get("id"),
+                                "id": call_id,
                                 "type": "function",
-                                "function": {"name": call["name"], "arguments": _arguments(call)},
+                                "function": {"name": name, "arguments": arguments},
                             }
-                            for call in message.tool_calls
+                            for call_id, name, arguments in calls
                         ],
                     }
                 )
                 continue
-            written = "\n".join(HERMES.write(c["name"], _arguments(c)) for c in message.tool_calls)
+            written = "\n".join(
+                HERMES.write(name, arguments)
+                if isinstance(arguments, dict)
+                else f"{HERMES.open}{arguments}{HERMES.close}"
+                for _, name, arguments in calls
+            )
             out.append({"role": "assistant", "content": f"{text}\n{written}" if text else written})
             continue
         out.append({"role": _role(message), "content": message_text(message.content)})

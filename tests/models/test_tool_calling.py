@@ -322,3 +322,19 @@ def test_a_call_repeated_in_one_reply_counts_once() -> None:
     other = '<tool_call>\n{"name": "add", "arguments": {"b": 2, "a": 1}}\n</tool_call>'
     message = read(HERMES, [call + "\n" + other])
     assert [c["args"] for c in message.tool_calls] == [{"a": 1, "b": 2}]
+
+
+def test_an_invalid_call_can_be_answered_and_is_shown_as_written() -> None:
+    # create_agent answers an invalid call with an error ToolMessage; the next turn renders.
+    bad = {"name": "add", "args": '{"a": 1', "id": "call_2", "error": "cut", "type": "invalid_tool_call"}
+    messages = [
+        HumanMessage("2 + 3?"),
+        AIMessage("", tool_calls=[CALL], invalid_tool_calls=[bad]),
+        ToolMessage("5", tool_call_id="call_1"),
+        ToolMessage("Error: cut", tool_call_id="call_2", status="error"),
+    ]
+    dicts = conversation_dicts(messages, tools=None, native=None)
+    assert dicts[1]["content"].endswith('<tool_call>\n{"a": 1\n</tool_call>')
+    assert "<tool_response>\nError: cut\n</tool_response>" in dicts[2]["content"]
+    native = conversation_dicts(messages, tools=None, native=HERMES)
+    assert [c["id"] for c in native[1]["tool_calls"]] == ["call_1", "call_2"]
