@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.callbacks import BaseCallbackHandler, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
@@ -155,3 +155,13 @@ def word_count(prompt: str | Sequence[BaseMessage]) -> int:
         return len(prompt.split())
     return sum(len(message.text.split()) for message in prompt)
 
+
+class PromptRecorder(BaseCallbackHandler):
+    """Keeps every prompt a completion model is given (``on_llm_start``), for tests that
+    check what the model read."""
+
+    def __init__(self) -> None:
+        self.prompts: list[str] = []
+
+    def on_llm_start(self, serialized: dict[str, Any], prompts: list[str], **kwargs: Any) -> None:
+        self.prompts.extend(prompts)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from langchain_core.callbacks import BaseCallbackHandler
+from fakes import PromptRecorder
 from langchain_core.documents import Document
 from langchain_core.tools import BaseTool
 
@@ -78,14 +78,6 @@ class Pages:
 
     def text(self, query: str, **options: Any) -> list[dict[str, str]]:
         return self.results
-
-
-class PromptRecorder(BaseCallbackHandler):
-    def __init__(self) -> None:
-        self.prompts: list[str] = []
-
-    def on_llm_start(self, serialized: dict[str, Any], prompts: list[str], **kwargs: Any) -> None:
-        self.prompts.extend(prompts)
 
 
 def tool_for(case: Case) -> BaseTool:

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 from ddgs.exceptions import DDGSException
+from fakes import PromptRecorder
 from langchain_core.agents import AgentAction
-from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.tools import tool
 
 from localchain.agents import ReActAgent, ReActPrompt, ReActStep
@@ -109,14 +109,6 @@ def test_offline_web_search_failure_is_an_observation(chat: LlamaCppChat) -> Non
         "The web search is unavailable: no network connection (the DNS lookup failed)."
     )
     assert result["stopped_reason"] != "max_iterations"
-
-
-class PromptRecorder(BaseCallbackHandler):
-    def __init__(self) -> None:
-        self.prompts: list[str] = []
-
-    def on_llm_start(self, serialized: dict[str, Any], prompts: list[str], **kwargs: Any) -> None:
-        self.prompts.extend(prompts)
 
 
 def test_memory_across_turns(chat: LlamaCppChat) -> None:
