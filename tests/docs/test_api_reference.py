@@ -47,6 +47,7 @@ LIGHT_DOCTESTS = [
     "localchain.models.embedded",
     "localchain.models.openai_compat",
     "localchain.models.templates",
+    "localchain.models.tool_calling",
     "localchain.chains",
     "localchain.chains.sequential",
     "localchain.chains.story",
