@@ -1,12 +1,12 @@
 """localchain.retrievers: load files, chunk them, search them, and measure the search.
 
 Modules: ``loaders`` (text, Markdown, HTML, PDF files and folders -> Documents), ``chunking``
-(the book's chunkers, stable chunk ids, re-index diffs), ``bm25`` (keyword retriever with the
-book's tokenizer), ``embeddings`` (bundled all-MiniLM-L6-v2), ``faiss_store`` / ``faiss_io``
-(FAISS vector store, saved without pickle), ``dense`` (dense retriever and relevance
-threshold), ``hybrid`` (reciprocal rank fusion), ``rerank`` / ``llm_rerank`` / ``cohere``
-(rerankers), ``store`` (an index folder on disk; :func:`open_retriever`) and ``metrics``
-(P@k, recall@k, AP/MAP, MRR, nDCG@k, qrels loaders).
+(the book's chunkers, stable chunk ids, re-index diffs), ``bm25`` (keyword retriever: stemmed
+terms and query feedback by default, the book's setup by name), ``embeddings`` (bundled
+all-MiniLM-L6-v2), ``faiss_store`` / ``faiss_io`` (FAISS vector store, saved without pickle),
+``dense`` (dense retriever and relevance threshold), ``hybrid`` (reciprocal rank fusion),
+``rerank`` / ``llm_rerank`` / ``cohere`` (rerankers), ``store`` (an index folder on disk;
+:func:`open_retriever`) and ``metrics`` (P@k, recall@k, AP/MAP, MRR, nDCG@k, qrels loaders).
 Metadata conventions shared by all of them are in docs/retrievers.md.
 
 Example:
@@ -25,7 +25,13 @@ from typing import TYPE_CHECKING
 from localchain import _lazy_exports
 
 if TYPE_CHECKING:
-    from localchain.retrievers.bm25 import ENGLISH_STOP_WORDS, BM25Retriever, book_tokenize
+    from localchain.retrievers.bm25 import (
+        BOOK_BM25,
+        ENGLISH_STOP_WORDS,
+        BM25Retriever,
+        book_tokenize,
+        english_tokenize,
+    )
     from localchain.retrievers.chunker_spec import ChunkerSpec
     from localchain.retrievers.chunking import (
         ChunkDiff,
@@ -117,9 +123,11 @@ __all__ = [
     "simple_tokenize",
     "token_counter",
     # bm25
+    "BOOK_BM25",
     "ENGLISH_STOP_WORDS",
     "BM25Retriever",
     "book_tokenize",
+    "english_tokenize",
     # embeddings
     "DEFAULT_EMBEDDING_MODEL",
     "EmbeddingTruncationWarning",
@@ -173,7 +181,13 @@ __all__ = [
 __getattr__, __dir__ = _lazy_exports(
     __name__,
     {
-        "bm25": ("ENGLISH_STOP_WORDS", "BM25Retriever", "book_tokenize"),
+        "bm25": (
+            "BOOK_BM25",
+            "ENGLISH_STOP_WORDS",
+            "BM25Retriever",
+            "book_tokenize",
+            "english_tokenize",
+        ),
         "chunker_spec": ("ChunkerSpec",),
         "chunking": (
             "ChunkDiff",

@@ -1,8 +1,17 @@
-"""Keyword search: a LangChain retriever over rank_bm25's BM25Okapi, with the book's tokenizer.
+"""Keyword search: a LangChain BM25 retriever, tuned on Cranfield, with the book's setup by name.
 
-The default tokenizer is the book's: lowercase, split on whitespace, strip punctuation from
-both ends of each word, drop English stop words (:data:`ENGLISH_STOP_WORDS`, the 318-word
-list scikit-learn ships). With it, the book's Interstellar example scores exactly as printed.
+Defaults (chosen on the first half of Cranfield's queries, docs/benchmarks.md section 8):
+
+* :func:`~localchain.text.english_tokenize`: lowercase ``\\w+`` words, English stop words
+  dropped, Snowball stems;
+* Lucene's IDF, ``log(1 + (N - n + 0.5) / (n + 0.5))``, which is never negative;
+* ``k1=1.2``, ``b=0.75``;
+* pseudo-relevance feedback (RM3): the query is expanded with the 30 terms most typical of
+  its 5 best hits, the original terms keeping 0.4 of the weight, and searched again.
+
+:data:`BOOK_BM25` holds the book's setup (its tokenizer, rank_bm25's Okapi IDF with the
+epsilon floor, ``k1=1.5``, no feedback); with it, the book's Interstellar example scores
+exactly as printed: ``BM25Retriever.from_documents(chunks, **BOOK_BM25)``.
 
 Each returned Document is a copy of the indexed one with ``metadata["score"]`` (the BM25
 score, a float) and ``metadata["rank"]`` (1 for the best hit) added.
@@ -20,52 +29,98 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import threading
-from collections.abc import Callable, Iterable
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
+import numpy as np
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
-from pydantic import Field, PrivateAttr
-from rank_bm25 import BM25Okapi
+from pydantic import Field, PrivateAttr, field_validator
 
 from localchain.errors import EmptyCorpusError, EmptyQueryError, IndexFormatError
 from localchain.files import read_versioned_json, write_atomic
 from localchain.retrievers.chunking import chunk_id
-from localchain.text import ENGLISH_STOP_WORDS, book_tokenize
+from localchain.text import (
+    ENGLISH_STOP_WORDS,
+    book_tokenize,
+    english_tokenize,
+    resolve_tokenizer,
+    tokenizer_name,
+)
 
-# The tokenizer lives in the core (localchain.text) so the chains can use it without
-# importing retrieval; it stays importable from here, where it was first published.
-__all__ = ["ENGLISH_STOP_WORDS", "BM25Retriever", "book_tokenize"]
+# The tokenizers live in the core (localchain.text) so the chains can use them without
+# importing retrieval; they stay importable from here, where they were first published.
+__all__ = [
+    "BOOK_BM25",
+    "ENGLISH_STOP_WORDS",
+    "BM25Retriever",
+    "book_tokenize",
+    "english_tokenize",
+]
 
 _FORMAT = "localchain.bm25"
 _VERSION = 1
 
+BOOK_BM25: dict[str, Any] = {
+    "tokenizer": "book",
+    "idf": "okapi",
+    "k1": 1.5,
+    "b": 0.75,
+    "epsilon": 0.25,
+    "feedback_docs": 0,
+}
+"""The book's BM25: its tokenizer and rank_bm25's ``BM25Okapi`` defaults, no query feedback.
+Pass it as keyword arguments (``BM25Retriever(docs, **BOOK_BM25)``)."""
+
+# Settings saved with an index, and what an index saved before they existed was built with.
+_SETTINGS = (
+    "k",
+    "min_score",
+    "require_match",
+    "k1",
+    "b",
+    "epsilon",
+    "idf",
+    "feedback_docs",
+    "feedback_terms",
+    "feedback_query_weight",
+)
+_LEGACY = {"idf": "okapi", "feedback_docs": 0}
+
 
 class BM25Retriever(BaseRetriever):
-    """BM25 (Okapi) keyword retriever; scores and ranks are put in the results' metadata.
+    """BM25 keyword retriever; scores and ranks are put in the results' metadata.
 
     Documents without an ``id`` get a stable one (:func:`.chunking.chunk_id`);
     adding a Document whose id is already indexed replaces it. The index is rebuilt on every
     :meth:`add_documents` / :meth:`delete` call (IDF depends on the whole corpus), so add in
     batches.
 
-    rank_bm25's Okapi floors the IDF of a term found in over half the documents at
-    ``epsilon`` times the mean IDF, which is negative in a tiny corpus where most terms are
-    common: scores there can be below 0 although the document matches. ``require_match``
-    decides membership by the terms themselves, not by the sign of the score.
+    With ``idf="okapi"`` (the book's), the IDF of a term found in over half the documents is
+    floored at ``epsilon`` times the mean IDF, as in rank_bm25's ``BM25Okapi``; that floor is
+    negative in a tiny corpus where most terms are common, so scores there can be below 0
+    although the document matches. ``require_match`` decides membership by the terms
+    themselves, not by the sign of the score.
+
+    With feedback on (``feedback_docs > 0``) the score is that of the expanded query, whose
+    term weights sum to 1, so scores are smaller than plain BM25's; ranks are what matter.
 
     Example:
         >>> texts = ["Interstellar premiered in 2014.", "Tenet came out in 2020.", "Dunkirk."]
-        >>> retriever = BM25Retriever.from_texts(texts, k=3)
+        >>> retriever = BM25Retriever.from_texts(texts, k=3, **BOOK_BM25)
         >>> hit = retriever.invoke("when did interstellar premiere")[0]
         >>> round(hit.metadata["score"], 3), hit.metadata["rank"]
         (0.453, 1)
         >>> len(retriever.invoke("2014 or 2020", k=1))
         1
+        >>> BM25Retriever.from_texts(["The flows were turbulent."]).invoke("turbulent flow")[0].page_content
+        'The flows were turbulent.'
     """
 
     k: int = Field(default=4, ge=1)
@@ -76,14 +131,34 @@ class BM25Retriever(BaseRetriever):
     """Return only documents sharing at least one query term. BM25 gives the others 0 (the
     book prints them anyway); leaving them out lets a query with no keyword match return
     nothing, and keeps zero-score noise out of hybrid fusion."""
-    k1: float = Field(default=1.5, ge=0)
-    """Term-frequency saturation (rank_bm25's default)."""
+    k1: float = Field(default=1.2, ge=0)
+    """Term-frequency saturation."""
     b: float = Field(default=0.75, ge=0, le=1)
-    """Document-length normalisation (rank_bm25's default)."""
+    """Document-length normalisation."""
+    idf: Literal["lucene", "okapi"] = "lucene"
+    """``lucene``: ``log(1 + (N - n + 0.5) / (n + 0.5))``; ``okapi``: rank_bm25's
+    ``log((N - n + 0.5) / (n + 0.5))`` with the ``epsilon`` floor (the book's)."""
     epsilon: float = Field(default=0.25, ge=0)
-    """Floor for the IDF of terms in over half the documents, as a share of the mean IDF."""
-    tokenizer: Callable[[str], list[str]] = book_tokenize
-    """Text -> terms, for documents and queries alike."""
+    """``okapi`` only: floor for the IDF of terms in over half the documents, as a share of
+    the mean IDF."""
+    tokenizer: str | Callable[[str], list[str]] = "english"
+    """Text -> terms, for documents and queries alike: ``"english"``, ``"book"`` or a
+    function."""
+    feedback_docs: int = Field(default=5, ge=0)
+    """Pseudo-relevance feedback (RM3): expand the query from this many best first-pass hits;
+    ``0`` turns feedback off."""
+    feedback_terms: int = Field(default=30, ge=1)
+    """Expansion terms taken from the feedback documents' relevance model."""
+    feedback_query_weight: float = Field(default=0.4, ge=0, le=1)
+    """Share of the expanded query's weight kept by the original terms."""
+
+    @field_validator("tokenizer")
+    @classmethod
+    def _known_tokenizer(
+        cls, value: str | Callable[[str], list[str]]
+    ) -> str | Callable[[str], list[str]]:
+        resolve_tokenizer(value)  # an unknown name fails here, with the known ones
+        return value
 
     # Searches read one immutable snapshot; writers build a new one under the lock and swap
     # it in with a single assignment, so batch() threads never see half an update.
@@ -125,6 +200,9 @@ class BM25Retriever(BaseRetriever):
         docs = [Document(t, metadata=dict(m), id=i) for t, m, i in zip(texts, metas, id_list)]
         return cls(docs, **kwargs)
 
+    def _tokenize(self, text: str) -> list[str]:
+        return list(resolve_tokenizer(self.tokenizer)(text))
+
     @property
     def documents(self) -> list[Document]:
         """The indexed Documents (copies), in index order."""
@@ -148,7 +226,7 @@ class BM25Retriever(BaseRetriever):
                     doc_id = chunk_id(*key, occurrence=occurrences[key])
                 # A private copy: callers may keep mutating their Documents.
                 stored = Document(doc.page_content, metadata=dict(doc.metadata), id=doc_id)
-                terms = list(self.tokenizer(doc.page_content))
+                terms = list(self._tokenize(doc.page_content))
                 if doc_id in position:
                     docs[position[doc_id]], tokens[position[doc_id]] = stored, terms
                 else:
@@ -171,9 +249,10 @@ class BM25Retriever(BaseRetriever):
         return len(state.docs) - len(keep)
 
     def scores(self, query: str) -> list[float]:
-        """BM25 score of every indexed document for ``query``, in :attr:`documents` order."""
+        """Score of every indexed document for ``query`` (expanded when feedback is on), in
+        :attr:`documents` order."""
         state = self._ready()
-        return [float(s) for s in state.index.get_scores(self._query_terms(query))]
+        return [float(x) for x in self._score(state, self._query_terms(query))]
 
     def _get_relevant_documents(
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun, k: int | None = None
@@ -183,20 +262,63 @@ class BM25Retriever(BaseRetriever):
             raise ValueError(f"k must be at least 1, got {limit}")
         state = self._ready()
         terms = self._query_terms(query)
+        scores = self._score(state, terms)
         if self.require_match:
-            # Only documents holding a query term can score above 0: score just those.
-            candidates = sorted({i for t in set(terms) for i in state.postings.get(t, ())})
-            scored = zip(candidates, state.index.get_batch_scores(terms, candidates))
+            # Only documents holding one of the query's own terms count as matches (an
+            # expansion term alone does not make a document match).
+            found = [state.postings[t][0] for t in set(terms) if t in state.postings]
+            candidates = np.unique(np.concatenate(found)) if found else np.empty(0, np.int64)
         else:
-            scored = enumerate(state.index.get_scores(terms).tolist())
-        hits = [(i, float(s)) for i, s in scored if self.min_score is None or s >= self.min_score]
-        hits.sort(key=lambda hit: (-hit[1], hit[0]))  # ties keep index order: deterministic
+            candidates = np.arange(len(state.docs))
+        picked = scores[candidates]
+        if self.min_score is not None:
+            keep = picked >= self.min_score
+            candidates, picked = candidates[keep], picked[keep]
+        order = np.lexsort((candidates, -picked))[:limit]  # ties keep index order
         results = []
-        for rank, (i, score) in enumerate(hits[:limit], 1):
-            doc = state.docs[i]
-            metadata = {**doc.metadata, "score": score, "rank": rank}
+        for rank, j in enumerate(order, 1):
+            doc = state.docs[int(candidates[j])]
+            metadata = {**doc.metadata, "score": float(picked[j]), "rank": rank}
             results.append(Document(doc.page_content, metadata=metadata, id=doc.id))
         return results
+
+    def _score(self, state: _Snapshot, terms: list[str]) -> np.ndarray:
+        weights = Counter(terms)
+        scores = state.weighted_scores(weights, self.k1)
+        if self.feedback_docs and len(state.docs) > 1:
+            expanded = self._expand(state, weights, scores)
+            if expanded:
+                scores = state.weighted_scores(expanded, self.k1)
+        return scores
+
+    def _expand(
+        self, state: _Snapshot, weights: Mapping[str, float], scores: np.ndarray
+    ) -> dict[str, float]:
+        """RM3: the query's terms mixed with the relevance model of its best hits.
+
+        The feedback documents weigh ``exp(score - best score)``; a term's weight in the
+        relevance model is the sum over them of document weight x term frequency / length.
+        """
+        matched = np.flatnonzero(scores > 0)
+        if not len(matched):
+            return {}
+        top = matched[np.lexsort((matched, -scores[matched]))[: self.feedback_docs]]
+        doc_weights = np.exp(scores[top] - scores[top[0]])
+        doc_weights /= doc_weights.sum()
+        model: Counter[str] = Counter()
+        for weight, i in zip(doc_weights.tolist(), top.tolist()):
+            tokens = state.tokens[i]
+            for term, count in Counter(tokens).items():
+                model[term] += weight * count / len(tokens)
+        chosen = sorted(model.items(), key=lambda item: (-item[1], item[0]))
+        chosen = chosen[: self.feedback_terms]
+        model_total = sum(v for _, v in chosen)
+        query_total = sum(weights.values())
+        keep = self.feedback_query_weight
+        expanded: dict[str, float] = {t: keep * n / query_total for t, n in weights.items()}
+        for term, value in chosen:
+            expanded[term] = expanded.get(term, 0.0) + (1 - keep) * value / model_total
+        return expanded
 
     def save(self, path: str | Path) -> Path:
         """Write the index as JSON (documents and settings; no pickle). Returns the path.
@@ -206,15 +328,8 @@ class BM25Retriever(BaseRetriever):
         """
         target = Path(path)
         body = {
-            "params": {
-                "k": self.k,
-                "min_score": self.min_score,
-                "require_match": self.require_match,
-                "k1": self.k1,
-                "b": self.b,
-                "epsilon": self.epsilon,
-            },
-            "tokenizer": "book" if self.tokenizer is book_tokenize else "custom",
+            "params": {name: getattr(self, name) for name in _SETTINGS},
+            "tokenizer": tokenizer_name(resolve_tokenizer(self.tokenizer)) or "custom",
             "documents": [
                 {"id": d.id, "page_content": d.page_content, "metadata": d.metadata}
                 for d in self._state.docs
@@ -260,17 +375,23 @@ class BM25Retriever(BaseRetriever):
                 Document(d["page_content"], metadata=d["metadata"], id=d["id"])
                 for d in body["documents"]
             ]
-            options = dict(body["params"])
+            # Settings added since the format's first files default to what those were built
+            # with, so an old index searches as it always did.
+            options = {**_LEGACY, **body["params"]}
         except (KeyError, TypeError, ValueError) as err:
             raise IndexFormatError(str(source), f"malformed contents ({err})") from err
         if tokenizer is not None:
             options["tokenizer"] = tokenizer
+        elif body["tokenizer"] in ("book", "english"):
+            options["tokenizer"] = body["tokenizer"]
+        else:
+            raise IndexFormatError(str(source), f"unknown tokenizer {body['tokenizer']!r}")
         return cls(docs, allow_empty=True, **options)
 
     def _query_terms(self, query: str) -> list[str]:
         if not isinstance(query, str) or not query.strip():
             raise EmptyQueryError(str(query), "the query is empty; ask with some words")
-        terms = list(self.tokenizer(query))
+        terms = list(self._tokenize(query))
         if not terms:
             raise EmptyQueryError(
                 query,
@@ -281,7 +402,7 @@ class BM25Retriever(BaseRetriever):
 
     def _ready(self) -> _Snapshot:
         state = self._state
-        if state.index is None:
+        if state.norm is None:
             if not state.docs:
                 raise EmptyCorpusError(
                     "the BM25 index has no documents; add_documents() before searching"
@@ -293,16 +414,34 @@ class BM25Retriever(BaseRetriever):
         return state
 
     def _build(self, docs: list[Document], tokens: list[list[str]]) -> _Snapshot:
-        # rank_bm25 divides by the mean document length and the vocabulary size: both must be
-        # non-zero, so an index of nothing but stop words stays unbuilt (and says so on search).
+        # BM25 divides by the mean document length: an index of nothing but stop words stays
+        # unbuilt (and says so on search).
         if not any(tokens):
             return _Snapshot(tuple(docs), tuple(tokens))
-        postings: dict[str, list[int]] = {}
+        rows: dict[str, list[int]] = {}
+        counts: dict[str, list[int]] = {}
         for i, terms in enumerate(tokens):
-            for term in set(terms):
-                postings.setdefault(term, []).append(i)
-        index = BM25Okapi(tokens, k1=self.k1, b=self.b, epsilon=self.epsilon)
-        return _Snapshot(tuple(docs), tuple(tokens), index, postings)
+            for term, count in Counter(terms).items():
+                rows.setdefault(term, []).append(i)
+                counts.setdefault(term, []).append(count)
+        postings = {
+            t: (np.array(rows[t], dtype=np.int64), np.array(counts[t], dtype=np.float64))
+            for t in rows
+        }
+        size = len(tokens)
+        lengths = np.array([len(t) for t in tokens], dtype=np.float64)
+        # The same expression as rank_bm25's BM25Okapi, so the book's scores come out exactly.
+        norm = self.k1 * (1 - self.b + self.b * lengths / (lengths.sum() / size))
+        idf = _idf({t: len(r) for t, r in rows.items()}, size, self.idf, self.epsilon)
+        return _Snapshot(tuple(docs), tuple(tokens), postings, idf, norm)
+
+
+def _idf(frequencies: Mapping[str, int], size: int, kind: str, epsilon: float) -> dict[str, float]:
+    if kind == "lucene":
+        return {t: math.log(1 + (size - n + 0.5) / (n + 0.5)) for t, n in frequencies.items()}
+    idf = {t: math.log(size - n + 0.5) - math.log(n + 0.5) for t, n in frequencies.items()}
+    floor = epsilon * sum(idf.values()) / len(idf)
+    return {t: (value if value >= 0 else floor) for t, value in idf.items()}
 
 
 @dataclass(frozen=True)
@@ -311,5 +450,19 @@ class _Snapshot:
 
     docs: tuple[Document, ...] = ()
     tokens: tuple[list[str], ...] = ()
-    index: BM25Okapi | None = None
-    postings: dict[str, list[int]] = field(default_factory=dict)
+    postings: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    """term -> (indexes of the documents holding it, its count in each)"""
+    idf: dict[str, float] = field(default_factory=dict)
+    norm: np.ndarray | None = None
+    """k1 x (1 - b + b x length / mean length), per document"""
+
+    def weighted_scores(self, weights: Mapping[str, float], k1: float) -> np.ndarray:
+        """Sum over terms of weight x BM25 term score, for every document."""
+        assert self.norm is not None
+        scores = np.zeros(len(self.docs))
+        for term, weight in weights.items():
+            if term in self.postings:
+                rows, counts = self.postings[term]
+                part = self.idf[term] * (counts * (k1 + 1) / (counts + self.norm[rows]))
+                scores[rows] += weight * part
+        return scores

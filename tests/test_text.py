@@ -1,4 +1,5 @@
-"""The book's BM25 tokenizer (localchain.text), its public homes, and the core's imports."""
+"""The BM25 tokenizers (localchain.text: the book's and the stemming default), their public
+homes, and the core's imports."""
 
 from __future__ import annotations
 
@@ -7,7 +8,14 @@ import subprocess
 import sys
 
 from localchain import text
-from localchain.text import ENGLISH_STOP_WORDS, book_tokenize
+from localchain.text import (
+    ENGLISH_STOP_WORDS,
+    TOKENIZERS,
+    book_tokenize,
+    english_tokenize,
+    resolve_tokenizer,
+    tokenizer_name,
+)
 
 
 def test_book_tokenize() -> None:
@@ -18,6 +26,42 @@ def test_book_tokenize() -> None:
     assert book_tokenize("The... and, of") == []
     assert book_tokenize("") == []
     assert "the" in ENGLISH_STOP_WORDS and len(ENGLISH_STOP_WORDS) == 318
+
+
+def test_english_tokenize_stems_words_split_at_punctuation() -> None:
+    assert english_tokenize("How do the flows behave in boundary-layers?") == [
+        "flow", "behav", "boundari", "layer"
+    ]  # fmt: skip
+    # One stem for the forms of a word: queries and documents meet on it.
+    assert english_tokenize("flow flows flowing") == ["flow"] * 3
+    assert english_tokenize("Mach 2.5, __init__ and 677") == ["mach", "2", "5", "__init__", "677"]
+    assert english_tokenize("The... and, of") == [] and english_tokenize("") == []
+
+
+def test_english_tokenize_from_many_threads() -> None:
+    # A PyStemmer stemmer must not be shared by threads: each thread gets its own.
+    from concurrent.futures import ThreadPoolExecutor
+
+    texts = [f"turbulent flows number {n} boundary layers" for n in range(400)]
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(english_tokenize, texts))
+    assert results == [
+        ["turbul", "flow", "number", str(n), "boundari", "layer"] for n in range(400)
+    ]
+
+
+def test_tokenizers_by_name() -> None:
+    assert TOKENIZERS == {"book": book_tokenize, "english": english_tokenize}
+    assert resolve_tokenizer("english") is english_tokenize
+    assert resolve_tokenizer(str.split) is str.split
+    assert tokenizer_name(book_tokenize) == "book" and tokenizer_name(str.split) is None
+    for bad in ("porter", "", None):
+        try:
+            resolve_tokenizer(bad)  # type: ignore[arg-type]
+        except ValueError as err:
+            assert "known: book, english" in str(err)
+        else:
+            raise AssertionError(f"{bad!r} was accepted")
 
 
 def test_still_importable_where_it_was_published() -> None:

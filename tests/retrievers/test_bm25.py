@@ -1,9 +1,12 @@
-"""BM25Retriever: the book's printed scores, LangChain behaviour, updates, bad input, save/load."""
+"""BM25Retriever: the book's printed scores (BOOK_BM25), the tuned defaults (stems, Lucene IDF,
+RM3 feedback), LangChain behaviour, updates, bad input, save/load."""
 
 from __future__ import annotations
 
 import doctest
+import hashlib
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -13,7 +16,7 @@ from langchain_core.runnables import RunnableLambda
 
 import localchain.retrievers.bm25 as bm25
 from localchain.errors import EmptyCorpusError, EmptyQueryError, IndexFormatError
-from localchain.retrievers.bm25 import ENGLISH_STOP_WORDS, BM25Retriever, book_tokenize
+from localchain.retrievers.bm25 import BOOK_BM25, ENGLISH_STOP_WORDS, BM25Retriever, book_tokenize
 from localchain.retrievers.chunking import SeparatorChunker
 
 QUERY = "how precise was the science"
@@ -29,7 +32,7 @@ def chunks(interstellar_text: str) -> list[Document]:
 
 def test_book_parity_how_precise_was_the_science(chunks: list[Document]) -> None:
     assert len(chunks) == 15
-    hits = BM25Retriever.from_documents(chunks, k=3).invoke(QUERY)
+    hits = BM25Retriever.from_documents(chunks, k=3, **BOOK_BM25).invoke(QUERY)
     # Only the two sentences that contain a query term come back (require_match).
     assert len(hits) == 2
     first, second = hits
@@ -47,7 +50,7 @@ def test_book_parity_how_precise_was_the_science(chunks: list[Document]) -> None
 
 
 def test_book_parity_every_other_sentence_scores_zero(chunks: list[Document]) -> None:
-    retriever = BM25Retriever.from_documents(chunks, k=15, require_match=False)
+    retriever = BM25Retriever.from_documents(chunks, k=15, require_match=False, **BOOK_BM25)
     scores = [d.metadata["score"] for d in retriever.invoke(QUERY)]
     assert len(scores) == 15
     assert scores[2:] == [0.0] * 13
@@ -93,7 +96,7 @@ def test_k_min_score_and_invoke_override(chunks: list[Document]) -> None:
     retriever = BM25Retriever.from_documents(chunks, k=1)
     assert len(retriever.invoke("film")) == 1
     assert len(retriever.invoke("film", k=3)) == 3
-    strict = BM25Retriever.from_documents(chunks, k=10, min_score=1.5)
+    strict = BM25Retriever.from_documents(chunks, k=10, min_score=1.5, **BOOK_BM25)
     assert [d.metadata["chunk_index"] for d in strict.invoke(QUERY)] == [0]
     with pytest.raises(ValueError, match="k must be at least 1"):
         retriever.invoke("film", k=0)
@@ -113,9 +116,68 @@ def test_ties_keep_index_order() -> None:
 
 def test_tiny_corpus_matches_even_with_negative_scores() -> None:
     # rank_bm25 floors the IDF of common terms at epsilon * mean IDF, negative here.
-    retriever = BM25Retriever.from_texts(["solar wind", "solar flare"])
+    retriever = BM25Retriever.from_texts(["solar wind", "solar flare"], **BOOK_BM25)
     hits = retriever.invoke("solar")
     assert len(hits) == 2 and all(h.metadata["score"] < 0 for h in hits)
+    # Lucene's IDF (the default) is never negative.
+    hits = BM25Retriever.from_texts(["solar wind", "solar flare"]).invoke("solar")
+    assert len(hits) == 2 and all(h.metadata["score"] > 0 for h in hits)
+
+
+def test_okapi_scores_are_rank_bm25s(chunks: list[Document]) -> None:
+    from rank_bm25 import BM25Okapi
+
+    ours = BM25Retriever.from_documents(chunks, **BOOK_BM25)
+    theirs = BM25Okapi([book_tokenize(c.page_content) for c in chunks])
+    for query in (QUERY, "film gross million nolan", "black hole black hole"):
+        expected = theirs.get_scores(book_tokenize(query)).tolist()
+        assert ours.scores(query) == pytest.approx(expected, abs=1e-12)
+
+
+def test_default_tokenizer_stems_and_idf_is_lucenes() -> None:
+    retriever = BM25Retriever.from_texts(
+        ["The flows were turbulent.", "A boundary-layer study.", "Calm water."], feedback_docs=0
+    )
+    assert [d.page_content for d in retriever.invoke("turbulent flow")] == [
+        "The flows were turbulent."
+    ]
+    assert retriever.invoke("boundary")[0].page_content == "A boundary-layer study."
+    # Lucene IDF of a term in 1 of 3 documents, with one term (tf 1) in a document of
+    # average length: log(1 + 2.5 / 1.5) * 1 * 2.2 / (1 + 1.2).
+    [hit] = BM25Retriever.from_texts(["calm sea", "rough sea", "wind"], feedback_docs=0).invoke(
+        "calm"
+    )
+    length_norm = 1.2 * (1 - 0.75 + 0.75 * 2 / (5 / 3))
+    assert hit.metadata["score"] == pytest.approx(math.log(1 + 2.5 / 1.5) * 2.2 / (1 + length_norm))
+    with pytest.raises(ValueError, match="unknown tokenizer 'porter'"):
+        BM25Retriever.from_texts(["x"], tokenizer="porter")
+
+
+def test_feedback_expands_the_query_from_the_best_hits() -> None:
+    texts = [
+        "engine noise jet nozzle thrust",
+        "noise of birds singing at dawn",
+        "engine nozzle thrust design",
+        "engine oil change intervals",
+    ]
+    plain = BM25Retriever.from_texts(texts, ids=list("abcd"), feedback_docs=0, k=4)
+    hits = plain.invoke("engine noise")
+    # c and d tie on "engine" alone; index order breaks the tie.
+    assert [h.id for h in hits] == ["a", "b", "c", "d"]
+    assert hits[2].metadata["score"] == hits[3].metadata["score"]
+    expanded = BM25Retriever.from_texts(texts, ids=list("abcd"), k=4)  # feedback on
+    hits = expanded.invoke("engine noise")
+    # "nozzle" and "thrust" of the best hit a now count: c, which has them, beats d.
+    assert [h.id for h in hits] == ["a", "b", "c", "d"]
+    assert hits[2].metadata["score"] > hits[3].metadata["score"]
+    # A document with expansion terms only is no match (require_match counts the query's own
+    # terms) unless require_match is off.
+    more = [*texts, "nozzle thrust vectoring"]
+    strict = BM25Retriever.from_texts(more, ids=list("abcde"), k=5)
+    assert "e" not in [h.id for h in strict.invoke("engine noise")]
+    loose = BM25Retriever.from_texts(more, ids=list("abcde"), k=5, require_match=False)
+    assert loose.invoke("engine noise")[-1].id == "e"
+    assert loose.invoke("engine noise")[-1].metadata["score"] > 0
 
 
 def test_is_a_langchain_retriever(chunks: list[Document]) -> None:
@@ -208,15 +270,37 @@ def test_empty_query_is_a_clear_error(chunks: list[Document], query: str) -> Non
 
 
 def test_save_and_load_round_trip_as_json(chunks: list[Document], tmp_path: Path) -> None:
-    retriever = BM25Retriever.from_documents(chunks, k=3, min_score=0.1, b=0.7)
+    retriever = BM25Retriever.from_documents(chunks, k=3, min_score=0.1, b=0.7, feedback_terms=9)
     path = retriever.save(tmp_path / "index" / "bm25.json")
     payload = json.loads(path.read_text())
     assert payload["format"] == "localchain.bm25" and payload["version"] == 1
-    assert payload["tokenizer"] == "book" and len(payload["documents"]) == 15
+    assert payload["tokenizer"] == "english" and len(payload["documents"]) == 15
     loaded = BM25Retriever.load(path)
-    assert (loaded.k, loaded.min_score, loaded.b) == (3, 0.1, 0.7)
+    assert (loaded.k, loaded.min_score, loaded.b, loaded.feedback_terms) == (3, 0.1, 0.7, 9)
+    assert (loaded.tokenizer, loaded.idf, loaded.feedback_docs) == ("english", "lucene", 5)
     assert loaded.invoke(QUERY) == retriever.invoke(QUERY)
     assert list(path.parent.iterdir()) == [path]  # no temporary files left behind
+    book = BM25Retriever.load(BM25Retriever.from_documents(chunks, **BOOK_BM25).save(path))
+    assert (book.tokenizer, book.idf, book.k1, book.feedback_docs) == ("book", "okapi", 1.5, 0)
+
+
+def test_an_index_saved_before_the_tuned_defaults_loads_as_it_was_built(
+    chunks: list[Document], tmp_path: Path
+) -> None:
+    # Files written before idf and feedback existed hold only these settings.
+    payload = json.loads(
+        BM25Retriever.from_documents(chunks, **BOOK_BM25).save(tmp_path / "new.json").read_text()
+    )
+    params = {"k": 4, "min_score": None, "require_match": True, "k1": 1.5, "b": 0.75}
+    body = {"params": {**params, "epsilon": 0.25}, "tokenizer": "book"}
+    body["documents"] = payload["documents"]
+    canonical = json.dumps(body, sort_keys=True, ensure_ascii=False)
+    old = {"format": "localchain.bm25", "version": 1, **body}
+    old["sha256"] = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    (tmp_path / "old.json").write_text(json.dumps(old))
+    loaded = BM25Retriever.load(tmp_path / "old.json")
+    assert (loaded.tokenizer, loaded.idf, loaded.feedback_docs) == ("book", "okapi", 0)
+    assert [round(h.metadata["score"], 3) for h in loaded.invoke(QUERY)] == [1.789, 1.373]
 
 
 def test_a_failed_save_keeps_the_old_index_and_leaves_no_temp_file(
@@ -294,7 +378,7 @@ def test_parity_through_the_loader(tmp_path: Path, interstellar_text: str) -> No
     (tmp_path / "kb").mkdir()
     (tmp_path / "kb" / "interstellar.txt").write_text(interstellar_text, encoding="utf-8")
     chunks = SeparatorChunker(".").split_documents(load_documents(tmp_path / "kb").documents)
-    hits = BM25Retriever.from_documents(chunks, k=3).invoke(QUERY)
+    hits = BM25Retriever.from_documents(chunks, k=3, **BOOK_BM25).invoke(QUERY)
     assert [round(h.metadata["score"], 3) for h in hits] == [1.789, 1.373]
     assert hits[0].metadata["source"] == str((tmp_path / "kb" / "interstellar.txt").resolve())
     assert hits[0].metadata["title"] == "interstellar"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from langchain_core.documents import Document
 
-from localchain.retrievers.bm25 import BM25Retriever
+from localchain.retrievers.bm25 import BOOK_BM25, BM25Retriever
 from localchain.retrievers.dense import MINILM_RELEVANCE_THRESHOLD, DenseRetriever
 from localchain.retrievers.hybrid import HybridRetriever, reciprocal_rank_fusion
 
@@ -16,7 +16,7 @@ BOOK_QUERY = "how precise was the science"
 def parts(book_store, book_chunks):
     return {
         "dense": DenseRetriever(store=book_store, k=4),
-        "bm25": BM25Retriever.from_documents(book_chunks, k=4),
+        "bm25": BM25Retriever.from_documents(book_chunks, k=4, **BOOK_BM25),
     }
 
 

@@ -8,7 +8,7 @@ from fakes import ScriptedChat
 
 from localchain.errors import BackendResponseError, ConfigError
 from localchain.models.capabilities import Capabilities
-from localchain.retrievers.bm25 import BM25Retriever
+from localchain.retrievers.bm25 import BOOK_BM25, BM25Retriever
 from localchain.retrievers.dense import DenseRetriever
 from localchain.retrievers.hybrid import HybridRetriever
 from localchain.retrievers.llm_rerank import LLMReranker
@@ -39,7 +39,7 @@ def _top(docs) -> str:
 
 @pytest.mark.slow
 def test_what_each_pipeline_returns_for_the_book_query(book_store, book_chunks, judge) -> None:
-    bm25 = BM25Retriever.from_documents(book_chunks, k=3)
+    bm25 = BM25Retriever.from_documents(book_chunks, k=3, **BOOK_BM25)
     dense = DenseRetriever(store=book_store, k=3)
     hybrid = HybridRetriever(retrievers={"dense": dense, "bm25": bm25}, k=3)
     # Three documents keep the real-model part short: the hybrid top 3 holds all candidates.

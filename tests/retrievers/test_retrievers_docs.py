@@ -27,3 +27,9 @@ def test_loading_chunking_bm25_and_metrics_examples_run(tmp_path: Path) -> None:
             exec(compile(block, f"{DOC.name}[{number}]", "exec"), namespace)  # noqa: S102
     assert len(namespace["chunks"]) == 15  # type: ignore[arg-type]
     assert round(namespace["report"].metrics["nDCG@10"], 3) == 0.348  # type: ignore[attr-defined]
+    assert round(namespace["tuned_report"].metrics["nDCG@10"], 3) == 0.424  # type: ignore[attr-defined]
+    stemmed = namespace["stemmed"].invoke("scientific accuracy")  # type: ignore[attr-defined]
+    assert [h.page_content[:30] for h in stemmed] == [
+        "It has also received praise fr",
+        "Caltech theoretical physicist ",
+    ]
