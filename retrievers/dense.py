@@ -13,6 +13,11 @@ book's terse "Income generated" (0.284): the book's own examples pass
 :data:`BOOK_RELEVANCE_THRESHOLD` (0.27, chosen on those 15 chunks alone) explicitly. Cosines
 depend on the model, so other embeddings need their own threshold.
 
+``feedback_docs`` turns on pseudo-relevance feedback (Rocchio): the query vector moves
+towards the mean of its best first-pass hits and the store is searched again. It is off by
+default: on Cranfield it helps the first half of the queries and not the second
+(docs/benchmarks.md section 8).
+
 Example:
     >>> from localchain.retrievers.embeddings import default_embeddings
     >>> from localchain.retrievers.faiss_store import FaissStore
@@ -31,6 +36,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
@@ -100,6 +106,11 @@ class DenseRetriever(BaseRetriever):
     all ``k``. See :data:`MINILM_RELEVANCE_THRESHOLD`."""
     filter: Any = None
     """A :data:`~.faiss_store.MetadataFilter` applied to every search, or ``None``."""
+    feedback_docs: int = Field(default=0, ge=0)
+    """Rocchio feedback: move the query vector towards the mean of this many best first-pass
+    hits and search again; ``0`` (the default) searches once."""
+    feedback_weight: float = Field(default=0.3, ge=0)
+    """Weight of the hits' mean against the query vector's 1 (Rocchio's beta)."""
 
     def _get_relevant_documents(
         self,
@@ -118,14 +129,51 @@ class DenseRetriever(BaseRetriever):
         overflow = getattr(embeddings, "overflow", None)
         truncated = bool(callable(overflow) and overflow(query) > 0)
         vector = embeddings.embed_query(query)  # warns about the truncation itself
-        hits = self.store.search_by_vector(
-            vector,
-            k or self.k,
-            filter if filter is not None else self.filter,
-            score_threshold if score_threshold is not None else self.score_threshold,
-        )
-        docs = [doc for doc, _ in hits]
+        limit = k or self.k
+        flt = filter if filter is not None else self.filter
+        cut = score_threshold if score_threshold is not None else self.score_threshold
+        if self.feedback_docs:
+            docs = self._with_feedback(vector, limit, flt, cut)
+        else:
+            docs = [doc for doc, _ in self.store.search_by_vector(vector, limit, flt, cut)]
         if truncated:
             for doc in docs:
                 doc.metadata["query_truncated"] = True
+        return docs
+
+    def _with_feedback(
+        self, vector: list[float], k: int, flt: MetadataFilter | None, cut: float | None
+    ) -> list[Document]:
+        """Rocchio: search again with ``q + beta * mean(best hits)``.
+
+        The relevance threshold keeps its meaning: a query with no first-pass hit above it
+        returns ``[]``, and every hit's ``score`` is still its similarity to the query as
+        asked (``feedback_score`` is the similarity to the moved vector, which orders them),
+        so the cut applies to it.
+        """
+        first = self.store.search_by_vector(vector, max(k, self.feedback_docs), flt, cut)
+        if not first:
+            return []
+        feedback = [doc.id for doc, _ in first[: self.feedback_docs]]
+        query = np.asarray(vector, dtype="float32")
+        cosine = self.store.settings.metric == "cosine"
+        if cosine:
+            query = query / max(float(np.linalg.norm(query)), 1e-12)
+        moved = query + self.feedback_weight * self.store.vectors_of(feedback).mean(axis=0)
+        hits = self.store.search_by_vector(moved, k, flt, None)
+        vectors = self.store.vectors_of([doc.id for doc, _ in hits])
+        if cosine:
+            asked = vectors @ query
+        else:
+            asked = -np.linalg.norm(vectors - query, axis=1)
+        docs = []
+        for (doc, moved_score), score in zip(hits, asked.tolist()):
+            if cut is not None and score < cut:
+                continue
+            doc.metadata.update(score=score, feedback_score=moved_score, rank=len(docs) + 1)
+            if cosine:
+                doc.metadata.pop("distance", None)
+            else:
+                doc.metadata["distance"] = -score
+            docs.append(doc)
         return docs

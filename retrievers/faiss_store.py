@@ -388,6 +388,15 @@ class FaissStore(VectorStore):
         else:
             self.index.remove_ids(np.asarray(numbers, dtype="int64"))
 
+    def vectors_of(self, ids: Sequence[str]) -> np.ndarray:
+        """The stored vectors of the documents with these ids (normalized for cosine), in
+        that order; an id not in the store raises ``KeyError``."""
+        with self._lock:
+            numbers = [self._ids[i] for i in ids]
+            if not numbers:
+                return np.zeros((0, self.dimension), dtype="float32")
+            return np.vstack([self.index.reconstruct(n) for n in numbers]).astype("float32")
+
     def vectors(self) -> tuple[list[int], np.ndarray]:
         """The live vectors with their integer ids (as stored: normalized for cosine)."""
         with self._lock:

@@ -108,3 +108,36 @@ def test_truncated_query_is_noted_in_metadata(book_store) -> None:
         warnings.simplefilter("error")
         hits = DenseRetriever(store=book_store, k=1).invoke(BOOK_QUERY)
     assert "query_truncated" not in hits[0].metadata
+
+
+def test_rocchio_feedback_moves_the_query_towards_its_best_hits(book_store) -> None:
+    plain = DenseRetriever(store=book_store, k=5).invoke(BOOK_QUERY)
+    moved = DenseRetriever(store=book_store, k=5, feedback_docs=3).invoke(BOOK_QUERY)
+    cosine = {
+        h.id: h.metadata["score"] for h in DenseRetriever(store=book_store, k=15).invoke(BOOK_QUERY)
+    }
+    # Ordered by the moved vector; score stays the cosine to the query as asked.
+    feedback = [h.metadata["feedback_score"] for h in moved]
+    assert feedback == sorted(feedback, reverse=True)
+    assert all(h.metadata["score"] == pytest.approx(cosine[h.id], abs=1e-5) for h in moved)
+    assert [h.metadata["rank"] for h in moved] == [1, 2, 3, 4, 5]
+    # The three feedback hits stay on top; the fifth place changes: the opening sentence
+    # (cosine 0.098) is nearer the moved vector than the cinematography one (0.144).
+    assert [h.id for h in moved[:4]] == [h.id for h in plain[:4]]
+    assert plain[4].metadata["chunk_index"] == 5 and moved[4].metadata["chunk_index"] == 0
+    assert all("feedback_score" not in h.metadata for h in plain)
+
+
+def test_rocchio_feedback_keeps_the_threshold_and_the_filter(book_store) -> None:
+    retriever = DenseRetriever(store=book_store, k=5, feedback_docs=3, score_threshold=0.3)
+    hits = retriever.invoke(BOOK_QUERY)
+    assert [round(h.metadata["score"], 3) for h in hits] == [0.476, 0.333]
+    # No first-pass hit above the cut: nothing, as without feedback.
+    strict = DenseRetriever(
+        store=book_store, k=5, feedback_docs=3, score_threshold=MINILM_RELEVANCE_THRESHOLD
+    )
+    assert strict.invoke("What is the mass of the moon?") == []
+    kept = DenseRetriever(store=book_store, k=5, feedback_docs=3, filter={"chunk_index": [3, 4, 5]})
+    assert {h.metadata["chunk_index"] for h in kept.invoke(BOOK_QUERY)} == {3, 4, 5}
+    with pytest.raises(ValueError):
+        DenseRetriever(store=book_store, feedback_docs=-1)
