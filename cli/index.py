@@ -43,6 +43,11 @@ class Metric(str, Enum):
     l2 = "l2"
 
 
+class Keywords(str, Enum):
+    default = "default"
+    book = "book"
+
+
 def make_chunker(
     kind: ChunkerChoice, *, size: int, overlap: int, separator: str, tokens: int, title: bool
 ) -> Chunker:
@@ -92,6 +97,14 @@ def index(
     ] = None,
     kind: Annotated[IndexKind, typer.Option("--index", help="FAISS index kind.")] = IndexKind.auto,
     metric: Annotated[Metric, typer.Option("--metric", help="Vector similarity.")] = Metric.cosine,
+    keywords: Annotated[
+        Keywords | None,
+        typer.Option(
+            "--bm25",
+            help="Keyword index of a new store: default (stems, query feedback) or book "
+            "(the book's tokenizer and BM25).",
+        ),
+    ] = None,
     progress: Annotated[
         bool | None,
         typer.Option("--progress/--no-progress", help="Progress bars (default: on a terminal)."),
@@ -99,6 +112,7 @@ def index(
     json_output: JsonOpt = False,
 ) -> None:
     """Index a file or folder for `localchain retrieve` (dense + BM25, in one folder)."""
+    from localchain.retrievers.bm25 import BOOK_BM25
     from localchain.retrievers.faiss_store import FaissSettings
     from localchain.retrievers.loaders import SkippedFilesWarning
     from localchain.retrievers.store import MANIFEST, Index
@@ -128,6 +142,15 @@ def index(
                         "change how text is split",
                         param_hint="--chunker",
                     )
+            if keywords is not None:
+                is_book = all(getattr(opened.bm25, k) == v for k, v in BOOK_BM25.items())
+                if is_book != (keywords is Keywords.book):
+                    built = "book" if is_book else "default"
+                    raise typer.BadParameter(
+                        f"{store} has the {built} BM25 index; index into a new --store to "
+                        "change it",
+                        param_hint="--bm25",
+                    )
             report = opened.update(path, progress=progress, **load_options)
         else:
             report = Index.build(
@@ -142,6 +165,7 @@ def index(
                     title=title,
                 ),
                 faiss=FaissSettings(kind=kind.value, metric=metric.value),
+                bm25=BOOK_BM25 if keywords is Keywords.book else None,
                 progress=progress,
                 **load_options,
             )

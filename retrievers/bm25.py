@@ -119,7 +119,8 @@ class BM25Retriever(BaseRetriever):
         (0.453, 1)
         >>> len(retriever.invoke("2014 or 2020", k=1))
         1
-        >>> BM25Retriever.from_texts(["The flows were turbulent."]).invoke("turbulent flow")[0].page_content
+        >>> stems = BM25Retriever.from_texts(["The flows were turbulent.", "Still water."])
+        >>> stems.invoke("turbulent flow")[0].page_content
         'The flows were turbulent.'
     """
 

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import shutil
 import sys
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -163,10 +164,14 @@ class Index:
         embeddings: Embeddings | None = None,
         chunker: Chunker | None = None,
         faiss: FaissSettings | None = None,
+        bm25: Mapping[str, Any] | None = None,
     ) -> Index:
         """An empty store in a new (or empty) folder; fill it with :meth:`update`.
 
         A folder holding only lock files left by a failed build counts as empty.
+        ``bm25`` sets up the keyword index: :class:`~.bm25.BM25Retriever` fields, such as
+        :data:`~.bm25.BOOK_BM25` for the book's setup; the tokenizer by name, since the store
+        must reopen with it. Default: BM25Retriever's defaults.
 
         Raises:
             StoreExistsError: the folder holds a store, or other files.
@@ -179,6 +184,7 @@ class Index:
             raise IndexFormatError(str(folder), deleted_manifest(folder))
         if folder.exists() and any(p.name not in _LOCKS for p in folder.iterdir()):
             raise StoreExistsError(str(folder), "is not empty; choose a new folder for the store")
+        keyword = _bm25_settings(bm25)
         emb = embeddings or default_embeddings()
         name, dimension = embedding_identity(emb)
         spec = ChunkerSpec.of(chunker or SentenceWindowChunker(size=3, overlap=1))
@@ -187,11 +193,13 @@ class Index:
             embedding=EmbeddingInfo(name=name, dimension=dimension),
             chunker=spec,
             faiss=faiss or FaissSettings(kind="auto"),
+            bm25=keyword,
             created_at=now,
             updated_at=now,
         )
         dense = FaissStore(emb, manifest.faiss, model_name=name, dimension=dimension)
-        return cls(folder.resolve(), manifest, dense, BM25Retriever(allow_empty=True), emb)
+        bm25_index = BM25Retriever(allow_empty=True, **keyword)
+        return cls(folder.resolve(), manifest, dense, bm25_index, emb)
 
     @classmethod
     def build(
@@ -202,6 +210,7 @@ class Index:
         embeddings: Embeddings | None = None,
         chunker: Chunker | None = None,
         faiss: FaissSettings | None = None,
+        bm25: Mapping[str, Any] | None = None,
         progress: bool | None = None,
         **load_options: Any,
     ) -> IndexReport:
@@ -211,7 +220,9 @@ class Index:
             EmptyCorpusError: nothing could be loaded from ``path``.
             StoreExistsError: ``store_dir`` already holds something (a ``FileExistsError``).
         """
-        index = cls.create(store_dir, embeddings=embeddings, chunker=chunker, faiss=faiss)
+        index = cls.create(
+            store_dir, embeddings=embeddings, chunker=chunker, faiss=faiss, bm25=bm25
+        )
         return index.update(path, progress=progress, **load_options)
 
     @classmethod
@@ -470,7 +481,7 @@ def _read_generation(
         dense = FaissStore(
             embeddings, manifest.faiss, model_name=info.name, dimension=info.dimension
         )
-        return dense, BM25Retriever(allow_empty=True)
+        return dense, BM25Retriever(allow_empty=True, **manifest.bm25)
     data = folder / generation_folder(manifest.generation)
     dense = load_faiss_store(data / "dense", embeddings, check=False)
     if (dense.model_name, dense.dimension) != (info.name, info.dimension):
@@ -481,6 +492,28 @@ def _read_generation(
             f"{dense.model_name!r}; {MANIFEST} was edited or damaged",
         )
     return dense, BM25Retriever.load(data / "bm25.json")
+
+
+_BM25_FIELDS = frozenset(
+    ("tokenizer", "idf", "k1", "b", "epsilon", "feedback_docs", "feedback_terms",
+     "feedback_query_weight", "require_match", "min_score")
+)  # fmt: skip
+
+
+def _bm25_settings(settings: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``settings`` checked: known fields, a tokenizer by name, values BM25Retriever takes."""
+    chosen = dict(settings or {})
+    unknown = set(chosen) - _BM25_FIELDS
+    if unknown:
+        known = ", ".join(sorted(_BM25_FIELDS))
+        raise ValueError(f"unknown BM25 settings {sorted(unknown)}; known: {known}")
+    if callable(chosen.get("tokenizer")):
+        raise ValueError(
+            "a store names its BM25 tokenizer so it can reopen with it: pass 'english' or "
+            "'book', not a function (BM25Retriever takes a function for an index of your own)"
+        )
+    BM25Retriever(allow_empty=True, **chosen)  # bad values fail here, before any work
+    return chosen
 
 
 def _embed(embeddings: Embeddings, documents: list[Document], progress: bool | None) -> Any:

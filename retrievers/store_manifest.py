@@ -30,7 +30,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Literal
+from typing import IO, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -143,6 +143,10 @@ class StoreManifest(BaseModel):
     embedding: EmbeddingInfo
     chunker: ChunkerSpec
     faiss: FaissSettings
+    bm25: dict[str, Any] = Field(default_factory=dict)
+    """BM25 settings the store was created with (:class:`~.bm25.BM25Retriever` fields, the
+    tokenizer by name); ``{}`` means the defaults. Each generation's ``bm25.json`` holds them
+    too."""
     generation: int = 0
     """Number of the ``gen-NNNNNN`` folder holding the current data."""
     roots: list[str] = Field(default_factory=list)

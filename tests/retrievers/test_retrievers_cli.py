@@ -129,6 +129,25 @@ def test_reindex_unchanged_folder(cli, indexed: Path) -> None:
     assert changed.returncode == 2 and "new --store" in changed.stderr
 
 
+def test_index_with_the_books_bm25(cli, indexed: Path) -> None:
+    built = cli(indexed, "index", "kb", "--store", "book.store", "--chunker", "separator",
+                "--bm25", "book", "--json")  # fmt: skip
+    assert built.returncode == 0, built.stderr
+    hits = cli(indexed, "retrieve", "how precise was the science", "--store", "book.store",
+               "--mode", "bm25", "--json")  # fmt: skip
+    assert [round(h["score"], 3) for h in json.loads(hits.stdout)] == [1.789, 1.373]
+    # The default store (stems, feedback) scores on another scale and finds a third chunk.
+    default = cli(indexed, "retrieve", "how precise was the science", "--store", "store",
+                  "--mode", "bm25", "--json")  # fmt: skip
+    assert [round(h["score"], 3) for h in json.loads(default.stdout)] == [0.946, 0.844, 0.542]
+    again = cli(indexed, "index", "kb", "--store", "book.store", "--bm25", "book", "--json")
+    assert again.returncode == 0 and json.loads(again.stdout)["unchanged"] == 15
+    other = cli(indexed, "index", "kb", "--store", "book.store", "--bm25", "default")
+    assert other.returncode == 2 and "has the book BM25 index" in other.stderr
+    bad = cli(indexed, "index", "kb", "--store", "x.store", "--bm25", "porter")
+    assert bad.returncode == 2 and "--bm25" in bad.stderr
+
+
 def test_errors(cli, indexed: Path) -> None:
     missing = cli(indexed, "retrieve", "anything", "--store", "nowhere")
     assert missing.returncode == 1 and "no such folder" in missing.stderr

@@ -20,6 +20,7 @@ from localchain.errors import (
     EmptyCorpusError,
     IndexFormatError,
 )
+from localchain.retrievers.bm25 import BOOK_BM25
 from localchain.retrievers.chunker_spec import ChunkerSpec
 from localchain.retrievers.chunking import SeparatorChunker, TokenChunker
 from localchain.retrievers.dense import BOOK_RELEVANCE_THRESHOLD
@@ -72,6 +73,28 @@ def test_unanswerable_query_returns_nothing_in_every_mode(corpus: Path, tmp_path
     assert open_retriever(tmp_path / "store", mode="dense", threshold=None).invoke(
         "How tall is Mount Everest?"
     )
+
+
+def test_bm25_settings_of_a_store(corpus: Path, tmp_path: Path) -> None:
+    book = tmp_path / "book"
+    Index.build(corpus / "films", book, chunker=SeparatorChunker("."), bm25=BOOK_BM25)
+    assert json.loads((book / "manifest.json").read_text())["bm25"] == BOOK_BM25
+    hits = open_retriever(book, mode="bm25", k=3).invoke(BOOK_QUERY)
+    assert [round(h.metadata["score"], 3) for h in hits] == [1.789, 1.373]
+    reopened = Index.open(book).bm25
+    assert (reopened.tokenizer, reopened.idf, reopened.feedback_docs) == ("book", "okapi", 0)
+    Index.build(corpus, tmp_path / "default", chunker=SeparatorChunker("."))
+    saved = next((tmp_path / "default").glob("gen-*/bm25.json"))
+    assert json.loads(saved.read_text())["tokenizer"] == "english"
+    empty = Index.create(tmp_path / "empty", bm25={"tokenizer": "book", "k1": 1.1})
+    assert (empty.bm25.tokenizer, empty.bm25.k1, empty.manifest.bm25["k1"]) == ("book", 1.1, 1.1)
+    with pytest.raises(ValueError, match="not a function"):
+        Index.create(tmp_path / "f", bm25={"tokenizer": str.split})
+    with pytest.raises(ValueError, match="unknown BM25 settings \\['stemmer'\\]"):
+        Index.create(tmp_path / "g", bm25={"stemmer": "porter"})
+    with pytest.raises(ValueError, match="k1"):
+        Index.create(tmp_path / "h", bm25={"k1": -1})
+    assert not any((tmp_path / name).exists() for name in "fgh")
 
 
 def test_manifest_and_layout(corpus: Path, tmp_path: Path) -> None:
