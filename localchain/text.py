@@ -9,7 +9,7 @@ the 318-word list scikit-learn ships):
 * :func:`english_tokenize`, BM25's default: words are runs of letters, digits and ``_``
   (so "co-written" is two words), each reduced to its Snowball English stem (PyStemmer), so
   "flows", "flowing" and "flow" match. On Cranfield it lifts BM25's nDCG@10 from 0.348 to
-  0.372 alone (docs/benchmarks.md).
+  0.373 alone (docs/benchmarks.md section 7).
 
 :func:`resolve_tokenizer` maps the names ``"book"`` and ``"english"`` to them.
 

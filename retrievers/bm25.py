@@ -1,6 +1,6 @@
 """Keyword search: a LangChain BM25 retriever, tuned on Cranfield, with the book's setup by name.
 
-Defaults (chosen on the first half of Cranfield's queries, docs/benchmarks.md section 8):
+Defaults (chosen on the first half of Cranfield's queries, docs/benchmarks.md section 7):
 
 * :func:`~localchain.text.english_tokenize`: lowercase ``\\w+`` words, English stop words
   dropped, Snowball stems;

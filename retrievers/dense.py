@@ -16,7 +16,7 @@ depend on the model, so other embeddings need their own threshold.
 ``feedback_docs`` turns on pseudo-relevance feedback (Rocchio): the query vector moves
 towards the mean of its best first-pass hits and the store is searched again. It is off by
 default: on Cranfield it helps the first half of the queries and not the second
-(docs/benchmarks.md section 8).
+(docs/benchmarks.md section 7).
 
 Example:
     >>> from localchain.retrievers.embeddings import default_embeddings

@@ -331,7 +331,7 @@ def test_bm25_on_cranfield_reproduces_the_reference_numbers() -> None:
 
 
 def test_default_bm25_on_cranfield_beats_the_reference() -> None:
-    # Stems, Lucene IDF, k1=1.2 and RM3 feedback (docs/benchmarks.md section 8): 0.424
+    # Stems, Lucene IDF, k1=1.2 and RM3 feedback (docs/benchmarks.md section 7): 0.424
     # against the raw library's 0.348; MAP 0.275 -> 0.359, recall@10 0.381 -> 0.468.
     report = _cranfield_bm25()
     assert report.num_queries == 225
