@@ -45,6 +45,7 @@ def test_dense_hybrid_rerank_and_store_examples_run(book_chunks) -> None:
         "3 0.209 Interstellar uses extensive practical and miniatur",
         "[3, 4]",
         "[0.476, 0.333, 0.209]",
+        "[12, 4, 7, 13, 0]",
         "[]\n2\n",
         "Caltech theoretical physicist and 2017 N 0.0323 {'dense': {'rank': 2",
         "15 15\n[]\n1 0 15\n",
