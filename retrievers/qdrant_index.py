@@ -142,7 +142,7 @@ class QdrantIndex(Index):
             with qdrant_errors(target):
                 if client.collection_exists(target.collection):
                     raise StoreExistsError(
-                        target.where, "already holds a collection; use Index.open() to update it"
+                        target.where, "already holds a collection; open it to update it (`localchain index PATH --store ...`), or use a new collection"
                     )
             store = _store(target, client, emb, name=name, dimension=dimension, create=True)
         except BaseException:
