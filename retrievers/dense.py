@@ -85,6 +85,7 @@ class DenseRetriever(BaseRetriever):
 
     Example:
         >>> from localchain.retrievers.embeddings import default_embeddings
+        >>> from localchain.retrievers.faiss_store import FaissStore
         >>> store = FaissStore.from_texts(["Cats purr.", "Dogs bark."], default_embeddings())
         >>> hit = DenseRetriever(store=store, k=1).invoke("a barking dog")[0]
         >>> hit.page_content, hit.metadata["rank"]

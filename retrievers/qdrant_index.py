@@ -81,7 +81,7 @@ class QdrantIndex(Index):
         >>> kb = Path(tempfile.mkdtemp())
         >>> _ = (kb / "n.md").write_text("# Cats\\n\\nCats purr.")
         >>> store = f"qdrant:{tempfile.mkdtemp()}"
-        >>> QdrantIndex.build(kb, store).close()
+        >>> _ = QdrantIndex.build(kb, store)
         >>> with QdrantIndex.open(store) as index:
         ...     _ = (kb / "n.md").write_text("# Cats\\n\\nCats purr loudly.")
         ...     report = index.update(kb)
@@ -142,7 +142,8 @@ class QdrantIndex(Index):
             with qdrant_errors(target):
                 if client.collection_exists(target.collection):
                     raise StoreExistsError(
-                        target.where, "already holds a collection; open it to update it (`localchain index PATH --store ...`), or use a new collection"
+                        target.where,
+                        "already holds a collection; open it to update it (`localchain index PATH --store ...`), or use a new collection",
                     )
             store = _store(target, client, emb, name=name, dimension=dimension, create=True)
         except BaseException:
@@ -237,9 +238,7 @@ class QdrantIndex(Index):
             )
             index.chunker = index.manifest.chunker.build(emb)
             for start in range(0, len(docs), 4096):
-                index.store.add_embeddings(
-                    docs[start : start + 4096], matrix[start : start + 4096]
-                )
+                index.store.add_embeddings(docs[start : start + 4096], matrix[start : start + 4096])
             index._save()
             return IndexReport(
                 store=index._name(), path=str(source), added=len(docs), total=index._count()

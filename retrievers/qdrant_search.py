@@ -95,7 +95,9 @@ class QdrantHybridRetriever(BaseRetriever):
         >>> store = QdrantStore(default_embeddings(), QdrantClient(":memory:"))
         >>> _ = store.add_texts(["Cats purr.", "Dogs bark."])
         >>> round(QdrantHybridRetriever(store=store).invoke("dogs")[0].metadata["score"], 4)
-        0.0325
+        0.0328
+        >>> round(2 / (60 + 1), 4)  # first in both lists
+        0.0328
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)

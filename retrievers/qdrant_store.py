@@ -82,7 +82,7 @@ def qdrant_filter(flt: Any) -> Any:
     cannot run in the engine (``TypeError``). Returns ``False`` for a filter nothing passes.
 
     Example:
-        >>> qdrant_filter({"page": [1, 2]}).must[0].key
+        >>> qdrant_filter({"page": 2}).must[0].key
         'metadata.page'
     """
     from qdrant_client import models
@@ -297,7 +297,9 @@ class QdrantStore(VectorStore):
         docs = _with_ids(_given_ids(list(documents), ids))
         if not docs:
             return []
-        return self.add_embeddings(docs, embed_matrix(self.embeddings, [d.page_content for d in docs]))
+        return self.add_embeddings(
+            docs, embed_matrix(self.embeddings, [d.page_content for d in docs])
+        )
 
     def add_embeddings(
         self, documents: Sequence[Document], vectors: Sequence[Sequence[float]] | np.ndarray
@@ -405,7 +407,9 @@ class QdrantStore(VectorStore):
                 # its sparse vector.
                 operations.append(
                     models.SetPayloadOperation(
-                        set_payload=models.SetPayload(payload={"terms": len(doc_terms)}, points=[pid])
+                        set_payload=models.SetPayload(
+                            payload={"terms": len(doc_terms)}, points=[pid]
+                        )
                     )
                 )
                 if doc_terms:
@@ -542,7 +546,9 @@ class QdrantStore(VectorStore):
             ).points
         return _hits(points)
 
-    def sparse_search(self, query: str | list[str], k: int = 4, filter: Any = None) -> list[Document]:
+    def sparse_search(
+        self, query: str | list[str], k: int = 4, filter: Any = None
+    ) -> list[Document]:
         """BM25 search (only documents sharing a term with the query); ``query`` is text or
         its terms. Hits carry ``score`` and ``rank``; no terms gives ``[]``."""
         terms = self.encoding.terms(query, self.tokenizer) if isinstance(query, str) else query

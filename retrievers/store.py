@@ -454,9 +454,7 @@ class Index:
         return self.bm25.model_copy(update={"k": k})
 
     def _hybrid_retriever(self, dense: DenseRetriever, k: int) -> BaseRetriever:
-        return HybridRetriever(
-            retrievers={"dense": dense, "bm25": self._keyword_retriever(k)}, k=k
-        )
+        return HybridRetriever(retrievers={"dense": dense, "bm25": self._keyword_retriever(k)}, k=k)
 
     def close(self) -> None:
         """Release what the index holds open (nothing for a folder; a Qdrant client)."""

@@ -138,7 +138,9 @@ class Tiny(Embeddings):
 def test_a_collection_from_another_embedding_model(corpus: Path, store: str, tmp_path) -> None:
     Index.build(corpus, store, embeddings=Tiny())
     # The same error, word for word after the location, as a FAISS folder of that model.
-    with pytest.raises(EmbeddingMismatchError, match="8-dimensional vectors from 'tiny-test-model'") as ours:
+    with pytest.raises(
+        EmbeddingMismatchError, match="8-dimensional vectors from 'tiny-test-model'"
+    ) as ours:
         open_retriever(store)
     Index.build(corpus, tmp_path / "faiss", embeddings=Tiny())
     with pytest.raises(EmbeddingMismatchError) as faiss:

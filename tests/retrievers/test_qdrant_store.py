@@ -155,7 +155,9 @@ def test_a_foreign_collection_is_refused(tmp_path) -> None:
     from qdrant_client import models
 
     client = QdrantClient(path=str(tmp_path))
-    client.create_collection("theirs", vectors_config=models.VectorParams(size=4, distance="Cosine"))
+    client.create_collection(
+        "theirs", vectors_config=models.VectorParams(size=4, distance="Cosine")
+    )
     with pytest.raises(IndexFormatError, match="not written by localchain"):
         QdrantStore(DeterministicFakeEmbedding(size=4), client, "theirs")
     client.close()
