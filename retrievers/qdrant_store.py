@@ -517,7 +517,9 @@ class QdrantStore(VectorStore):
     def similarity_search_by_vector(
         self, embedding: list[float], k: int = 4, filter: Any = None, **kwargs: Any
     ) -> list[Document]:
-        return [doc for doc, _ in self.search_by_vector(embedding, k, filter)]
+        """The ``k`` nearest Documents as they were added (no ``score`` / ``rank`` added,
+        as LangChain's contract has it; :meth:`search_by_vector` adds them)."""
+        return [_document(p.payload) for p in self._nearest(embedding, k, filter, None)]
 
     def _select_relevance_score_fn(self) -> Callable[[float], float]:
         return lambda score: (score + 1.0) / 2.0  # cosine [-1, 1] -> [0, 1]
@@ -530,21 +532,25 @@ class QdrantStore(VectorStore):
         score_threshold: float | None = None,
     ) -> list[tuple[Document, float]]:
         """Dense search; hits carry ``score`` (cosine) and ``rank`` in their metadata."""
+        return _hits(self._nearest(vector, k, filter, score_threshold))
+
+    def _nearest(
+        self, vector: Sequence[float] | np.ndarray, k: int, filter: Any, cut: float | None
+    ) -> list[Any]:
         query = self._query_vector(vector, k)
         flt = qdrant_filter(filter)
         if flt is False:
             return []
         with self._call():
-            points = self.client.query_points(
+            return self.client.query_points(
                 self.collection,
                 query=query,
                 using=DENSE,
                 limit=k,
                 query_filter=flt,
-                score_threshold=score_threshold,
+                score_threshold=cut,
                 with_payload=True,
             ).points
-        return _hits(points)
 
     def sparse_search(
         self, query: str | list[str], k: int = 4, filter: Any = None
