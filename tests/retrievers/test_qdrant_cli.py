@@ -128,3 +128,8 @@ def test_bad_qdrant_arguments(cli, root: Path) -> None:
     down = cli(root, "retrieve", "science", "--store", f"qdrant+http://127.0.0.1:{port}/films")
     assert down.returncode == 1
     assert f"no answer from the Qdrant server at http://127.0.0.1:{port}/films" in down.stderr
+
+
+def test_rag_ask_with_a_missing_qdrant_store_fails_before_the_model_loads(cli, root) -> None:
+    result = cli(root, "rag", "ask", "What is it?", "--store", "qdrant:nothing.qdrant")
+    assert result.returncode == 1 and "no Qdrant index there" in result.stderr
