@@ -9,6 +9,12 @@ Sides, all with the bundled all-MiniLM-L6-v2 on CPU (normalized vectors, cosine)
 * ``raw``: ``SentenceTransformer.encode`` + ``faiss.IndexFlatIP``; queries encode + search.
 * ``langchain``: langchain-community's ``FAISS.from_texts`` over LangChain's
   ``HuggingFaceEmbeddings`` (same model folder); ``similarity_search_with_score``.
+* ``qdrant``: ``QdrantStore.add_documents`` (embed + upsert dense and BM25 sparse vectors)
+  into Qdrant's local mode on a temp folder (exact, brute-force search: local mode has no
+  HNSW); queries through ``DenseRetriever.invoke``, and hybrid queries (prefetch + RRF in
+  the engine) timed apart (``hybrid_p50_ms``).
+* ``qdrant-store``: ``Index.build`` into ``qdrant:PATH``; queries through
+  ``open_retriever(mode="dense")``.
 
 Corpus: sentences of the Python Language Reference topics (``pydoc_data.topics``), cycled
 with a numeric suffix until there are N distinct chunks (about 25 word pieces each). Each
@@ -17,7 +23,8 @@ load is timed apart from the build. Query latency: --queries single queries (ben
 questions), one warm-up each side, p50/p95 of wall time per query (embedding included).
 
 Run:  .venv/bin/python bench/retrieval_speed.py [--sizes 1000,10000,100000]
-          [--sides localchain,localchain-store,raw,langchain] [--kind flat|auto|hnsw]
+          [--sides localchain,localchain-store,raw,langchain,qdrant,qdrant-store]
+          [--kind flat|auto|hnsw]
 Prints one JSON object; also writes it to --out (bench/results/retrieval_speed.json by
 default). At 100k chunks the build takes about 12 minutes per side on 2 cores (699-776 s
 measured).
@@ -40,7 +47,7 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
-SIDES = ("localchain", "localchain-store", "raw", "langchain")
+SIDES = ("localchain", "localchain-store", "raw", "langchain", "qdrant", "qdrant-store")
 QUESTIONS = HERE / "data" / "pydoc_questions.jsonl"
 
 
@@ -102,7 +109,7 @@ def worker(side: str, size: int, kind: str, n_queries: int, k: int) -> dict[str,
     questions = queries(n_queries)
     result: dict[str, Any] = {"side": side, "chunks": size}
     t0 = time.perf_counter()
-    if side in ("localchain", "localchain-store"):
+    if side in ("localchain", "localchain-store", "qdrant", "qdrant-store"):
         from localchain.retrievers import default_embeddings
 
         embeddings = default_embeddings()
@@ -155,6 +162,42 @@ def worker(side: str, size: int, kind: str, n_queries: int, k: int) -> dict[str,
             f.stat().st_size for f in (folder / "store").rglob("*") if f.is_file()
         )
         search = open_retriever(folder / "store", mode="dense", k=k, threshold=None).invoke
+    elif side == "qdrant":
+        from langchain_core.documents import Document
+        from qdrant_client import QdrantClient
+
+        from localchain.retrievers import DenseRetriever, QdrantHybridRetriever, QdrantStore
+
+        folder = tempfile.mkdtemp(prefix="bench-qdrant-")
+        store = QdrantStore(embeddings, QdrantClient(path=folder))
+        docs = [Document(t, metadata={"source": "bench"}) for t in texts]
+        for start in range(0, size, 4096):  # batches, as Index.update hands them over
+            store.add_documents(docs[start : start + 4096])
+        result["index_kind"] = "qdrant local (exact)"
+        search = DenseRetriever(store=store, k=k).invoke
+        hybrid = QdrantHybridRetriever(store=store, k=k).invoke
+    elif side == "qdrant-store":
+        from localchain.retrievers import Index, SentenceChunker, open_retriever
+
+        folder = Path(tempfile.mkdtemp(prefix="bench-qdrant-store-"))
+        (folder / "corpus").mkdir()
+        for start in range(0, size, 1000):
+            (folder / "corpus" / f"part{start // 1000:04d}.txt").write_text(
+                "\n\n".join(texts[start : start + 1000])
+            )
+        report = Index.build(
+            folder / "corpus",
+            f"qdrant:{folder / 'store'}",
+            chunker=SentenceChunker(),
+            progress=False,
+        )
+        result["stored_chunks"] = report.total
+        result["store_bytes"] = sum(
+            f.stat().st_size for f in (folder / "store").rglob("*") if f.is_file()
+        )
+        search = open_retriever(
+            f"qdrant:{folder / 'store'}", mode="dense", k=k, threshold=None
+        ).invoke
     elif side == "raw":
         vectors = model.encode(
             texts, batch_size=32, normalize_embeddings=True, convert_to_numpy=True
@@ -175,6 +218,9 @@ def worker(side: str, size: int, kind: str, n_queries: int, k: int) -> dict[str,
     result["build_s"] = round(build, 3)
     result["chunks_per_s"] = round(size / build, 1)
     result.update(timed_queries(search, questions))
+    if side == "qdrant":
+        timed = timed_queries(hybrid, questions)
+        result.update(hybrid_p50_ms=timed["p50_ms"], hybrid_p95_ms=timed["p95_ms"])
     # Linux reports ru_maxrss in KiB.
     result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     result["vectors_mb"] = round(size * 384 * 4 / 2**20, 1)

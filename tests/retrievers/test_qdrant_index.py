@@ -215,3 +215,28 @@ def test_a_folder_open_in_another_process_is_a_clear_error(corpus: Path, store: 
         holder.wait()
     with Index.open(store) as index:  # free again once the other process is gone
         assert index.manifest.chunks == 17
+
+
+def test_a_new_default_tokenizer_reaches_an_existing_collection(
+    corpus: Path, store: str, monkeypatch
+) -> None:
+    from localchain.retrievers.bm25 import BM25Retriever
+    from localchain.retrievers.qdrant_sparse import term_index
+    from localchain.retrievers.qdrant_store import point_id
+
+    Index.build(corpus, store, chunker=SeparatorChunker("."))
+
+    def suffixed(text: str) -> list[str]:  # a stand-in for a stemming tokenizer
+        return [w.strip(".,").lower() + "~" for w in text.split()]
+
+    # BM25Retriever's default tokenizer changes; the Qdrant index follows it on open.
+    monkeypatch.setattr(BM25Retriever.model_fields["tokenizer"], "default", suffixed)
+    with Index.open(store) as index:
+        assert index.store.info["bm25"]["tokenizer"].endswith("suffixed")
+        hit = index.search("orbits", mode="bm25", k=1)[0]
+        assert hit.page_content == "# The Moon\n\nThe Moon orbits Earth"
+        point = index.store.client.retrieve(
+            index.store.collection, [point_id(hit.id)], with_vectors=["bm25"]
+        )[0]
+        assert term_index("orbits~") in point.vector["bm25"].indices
+        assert term_index("orbits") not in point.vector["bm25"].indices
