@@ -60,7 +60,7 @@ class QdrantBM25Retriever(BaseRetriever):
     k: int = Field(default=4, ge=1)
     """Most hits per query."""
     filter: Any = None
-    """A metadata filter dict (see :func:`.qdrant_store.qdrant_filter`) for every search."""
+    """A metadata filter dict (see :func:`.qdrant_points.qdrant_filter`) for every search."""
 
     def _get_relevant_documents(
         self,

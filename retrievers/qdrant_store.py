@@ -15,7 +15,7 @@ Collection layout (langchain-qdrant's, so :meth:`QdrantStore.as_langchain` reads
 * payload ``page_content``, ``metadata`` (the Document's), ``chunk_id`` (our id) and
   ``terms`` (BM25 length);
 * point ids: UUID 5 of the chunk id (Qdrant takes only UUIDs and integers), so the same
-  chunk is always the same point;
+  chunk is always the same point (:mod:`.qdrant_points`);
 * collection metadata ``localchain``: format, version, embedding model and dimension, the
   BM25 encoding, and what :class:`~.qdrant_index.QdrantIndex` records (chunker, roots).
 
@@ -38,8 +38,7 @@ Example:
 from __future__ import annotations
 
 import threading
-import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -52,67 +51,16 @@ from localchain.errors import EmbeddingMismatchError, EmptyCorpusError, IndexFor
 from localchain.retrievers.embeddings import embed_matrix, embedding_identity
 from localchain.retrievers.faiss_store import _given_ids, _with_ids
 from localchain.retrievers.qdrant_connect import DEFAULT_COLLECTION
+from localchain.retrievers.qdrant_points import document, hits, point_id, qdrant_filter
 from localchain.retrievers.qdrant_sparse import BM25Encoding, default_tokenizer, tokenizer_name
 
-__all__ = ["DENSE", "FORMAT", "SPARSE", "QdrantStore", "point_id", "qdrant_filter"]
+__all__ = ["DENSE", "FORMAT", "SPARSE", "QdrantStore"]
 
 FORMAT = "localchain.qdrant"
 VERSION = 1
 DENSE = "dense"
 SPARSE = "bm25"
-_NAMESPACE = uuid.UUID("3f0e1c52-6b1a-5d57-9d43-6c6f63616c63")
 _BATCH = 256
-
-
-def point_id(chunk_id: str) -> str:
-    """The Qdrant point id of a chunk id: a UUID 5, the same in every process.
-
-    Example:
-        >>> point_id("a.txt#0") == point_id("a.txt#0") != point_id("a.txt#1")
-        True
-    """
-    return str(uuid.uuid5(_NAMESPACE, chunk_id))
-
-
-def qdrant_filter(flt: Any) -> Any:
-    """A :data:`~.faiss_index.MetadataFilter` dict as a Qdrant payload ``Filter``.
-
-    ``{"key": value}`` matches ``metadata.key`` exactly, ``{"key": [v1, v2]}`` any of them,
-    several keys all of them. A ``qdrant_client.models.Filter`` passes through; a function
-    cannot run in the engine (``TypeError``). Returns ``False`` for a filter nothing passes.
-
-    Example:
-        >>> qdrant_filter({"page": 2}).must[0].key
-        'metadata.page'
-    """
-    from qdrant_client import models
-
-    if flt is None or isinstance(flt, models.Filter):
-        return flt
-    if callable(flt) or not isinstance(flt, Mapping):
-        raise TypeError(
-            "a Qdrant store filters in the engine: give a dict such as {'source': 'a.md'} "
-            "or {'page': [1, 2]}, or a qdrant_client.models.Filter, not a function"
-        )
-    must = []
-    for key, wanted in flt.items():
-        field = f"metadata.{key}"
-        options = list(wanted) if isinstance(wanted, (list, tuple, set, frozenset)) else [wanted]
-        if not options:
-            return False
-        conditions = [_condition(models, field, value) for value in options]
-        must.append(conditions[0] if len(conditions) == 1 else models.Filter(should=conditions))
-    return models.Filter(must=must)
-
-
-def _condition(models: Any, field: str, value: Any) -> Any:
-    if isinstance(value, float) and not value.is_integer():
-        return models.FieldCondition(key=field, range=models.Range(gte=value, lte=value))
-    if isinstance(value, float):
-        value = int(value)
-    if value is None:
-        return models.IsNullCondition(is_null=models.PayloadField(key=field))
-    return models.FieldCondition(key=field, match=models.MatchValue(value=value))
 
 
 class QdrantStore(VectorStore):
@@ -458,7 +406,7 @@ class QdrantStore(VectorStore):
     def get_by_ids(self, ids: Sequence[str], /) -> list[Document]:
         """The indexed Documents with these ids, in the order given (unknown ids skipped)."""
         by_id = {p.payload["chunk_id"]: p for p in self._retrieve(list(ids))}
-        return [_document(by_id[i].payload) for i in ids if i in by_id]
+        return [document(by_id[i].payload) for i in ids if i in by_id]
 
     def update_metadata(self, documents: Sequence[Document]) -> int:
         """Replace the metadata of indexed Documents (by id) without re-embedding."""
@@ -494,7 +442,7 @@ class QdrantStore(VectorStore):
                 points, offset = self.client.scroll(
                     self.collection, limit=1024, offset=offset, with_payload=True
                 )
-                out += [_document(p.payload) for p in points]
+                out += [document(p.payload) for p in points]
                 if offset is None:
                     return out
 
@@ -519,7 +467,7 @@ class QdrantStore(VectorStore):
     ) -> list[Document]:
         """The ``k`` nearest Documents as they were added (no ``score`` / ``rank`` added,
         as LangChain's contract has it; :meth:`search_by_vector` adds them)."""
-        return [_document(p.payload) for p in self._nearest(embedding, k, filter, None)]
+        return [document(p.payload) for p in self._nearest(embedding, k, filter, None)]
 
     def _select_relevance_score_fn(self) -> Callable[[float], float]:
         return lambda score: (score + 1.0) / 2.0  # cosine [-1, 1] -> [0, 1]
@@ -532,7 +480,7 @@ class QdrantStore(VectorStore):
         score_threshold: float | None = None,
     ) -> list[tuple[Document, float]]:
         """Dense search; hits carry ``score`` (cosine) and ``rank`` in their metadata."""
-        return _hits(self._nearest(vector, k, filter, score_threshold))
+        return hits(self._nearest(vector, k, filter, score_threshold))
 
     def _nearest(
         self, vector: Sequence[float] | np.ndarray, k: int, filter: Any, cut: float | None
@@ -572,7 +520,7 @@ class QdrantStore(VectorStore):
                 query_filter=flt,
                 with_payload=True,
             ).points
-        return [doc for doc, _ in _hits(points)]
+        return [doc for doc, _ in hits(points)]
 
     def hybrid_search(
         self,
@@ -617,7 +565,7 @@ class QdrantStore(VectorStore):
                 query_filter=flt,
                 with_payload=True,
             ).points
-        return [doc for doc, _ in _hits(points)]
+        return [doc for doc, _ in hits(points)]
 
     def _query_vector(self, vector: Sequence[float] | np.ndarray, k: int) -> list[float]:
         if k < 1:
@@ -668,20 +616,3 @@ class _Settings:
     """What :class:`~.store.Index` asks of a store's settings: the metric."""
 
     metric = "cosine"
-
-
-def _document(payload: Mapping[str, Any]) -> Document:
-    return Document(
-        payload.get("page_content", ""),
-        metadata=dict(payload.get("metadata") or {}),
-        id=payload.get("chunk_id"),
-    )
-
-
-def _hits(points: Sequence[Any]) -> list[tuple[Document, float]]:
-    hits = []
-    for rank, point in enumerate(points, start=1):
-        doc = _document(point.payload)
-        doc.metadata.update(score=float(point.score), rank=rank)
-        hits.append((doc, float(point.score)))
-    return hits

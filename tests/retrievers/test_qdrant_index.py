@@ -221,8 +221,8 @@ def test_a_new_default_tokenizer_reaches_an_existing_collection(
     corpus: Path, store: str, monkeypatch
 ) -> None:
     from localchain.retrievers.bm25 import BM25Retriever
+    from localchain.retrievers.qdrant_points import point_id
     from localchain.retrievers.qdrant_sparse import term_index
-    from localchain.retrievers.qdrant_store import point_id
 
     Index.build(corpus, store, chunker=SeparatorChunker("."))
 

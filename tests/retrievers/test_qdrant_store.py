@@ -12,9 +12,10 @@ from localchain.errors import EmbeddingMismatchError, EmptyCorpusError, IndexFor
 from localchain.retrievers.bm25 import BM25Retriever
 from localchain.retrievers.dense import BOOK_RELEVANCE_THRESHOLD, DenseRetriever
 from localchain.retrievers.hybrid import HybridRetriever
+from localchain.retrievers.qdrant_points import point_id, qdrant_filter
 from localchain.retrievers.qdrant_search import QdrantBM25Retriever, QdrantHybridRetriever
 from localchain.retrievers.qdrant_sparse import BM25Encoding, term_index
-from localchain.retrievers.qdrant_store import QdrantStore, point_id, qdrant_filter
+from localchain.retrievers.qdrant_store import QdrantStore
 
 BOOK_QUERY = "how precise was the science"
 

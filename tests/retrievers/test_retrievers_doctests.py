@@ -24,6 +24,7 @@ MODULES = [
     "llamacpp_embeddings",
     "qdrant_connect",
     "qdrant_sparse",
+    "qdrant_points",
     "qdrant_store",
     "qdrant_search",
     "qdrant_index",
