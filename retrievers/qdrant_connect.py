@@ -81,7 +81,13 @@ def is_qdrant_store(store: str | Path) -> bool:
 
 
 class QdrantTarget(BaseModel):
-    """A parsed Qdrant store argument: a local folder or a server URL, and the collection."""
+    """A parsed Qdrant store argument: a local folder or a server URL, and the collection.
+
+    Example:
+        >>> target = QdrantTarget.parse("qdrant+http://127.0.0.1:6333/films", timeout=5)
+        >>> target.where, target.timeout
+        ('http://127.0.0.1:6333/films', 5.0)
+    """
 
     model_config = ConfigDict(frozen=True)
 
