@@ -23,6 +23,11 @@ with a numeric suffix until there are N distinct chunks (about 25 word pieces ea
 load is timed apart from the build. Query latency: --queries single queries (benchmark
 questions), one warm-up each side, p50/p95 of wall time per query (embedding included).
 
+``--store-only`` leaves the model out: the ``localchain`` (FaissStore) and ``qdrant``
+(QdrantStore, local mode) sides index the same random unit vectors (384 dimensions, seed 0)
+with the corpus texts, and queries search by vector (the hybrid one with the question's
+BM25 terms too), so build and query times are the stores' own.
+
 Run:  .venv/bin/python bench/retrieval_speed.py [--sizes 1000,10000,100000]
           [--sides localchain,localchain-store,raw,langchain,qdrant,qdrant-store]
           [--kind flat|auto|hnsw]
@@ -99,6 +104,45 @@ def model_path() -> str:
     from localchain.retrievers.embeddings import bundled_minilm_path
 
     return str(bundled_minilm_path())
+
+
+def store_worker(side: str, size: int, n_queries: int, k: int) -> dict[str, Any]:
+    """``--store-only``: one store indexing and searching precomputed vectors."""
+    import numpy as np
+    from langchain_core.documents import Document
+    from langchain_core.embeddings import DeterministicFakeEmbedding
+
+    rng = np.random.default_rng(0)
+    texts, questions = corpus(size), queries(n_queries)
+    vectors = rng.normal(size=(size, 384)).astype("float32")
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    probes = {q: rng.normal(size=384).astype("float32") for q in questions}
+    docs = [Document(t, metadata={"source": "bench"}, id=f"c{i}") for i, t in enumerate(texts)]
+    fake = DeterministicFakeEmbedding(size=384)
+    result: dict[str, Any] = {"side": side, "chunks": size, "store_only": True}
+    if side == "localchain":
+        from localchain.retrievers import FaissStore
+
+        store: Any = FaissStore(fake, model_name="random", dimension=384)
+    elif side == "qdrant":
+        from qdrant_client import QdrantClient
+
+        from localchain.retrievers import QdrantStore
+
+        client = QdrantClient(path=tempfile.mkdtemp(prefix="bench-qdrant-"))
+        store = QdrantStore(fake, client, model_name="random", dimension=384)
+    else:
+        raise SystemExit(f"--store-only runs the localchain and qdrant sides, not {side}")
+    t0 = time.perf_counter()
+    store.add_embeddings(docs, vectors)
+    result["build_s"] = round(time.perf_counter() - t0, 3)
+    result["chunks_per_s"] = round(size / (time.perf_counter() - t0), 1)
+    result.update(timed_queries(lambda q: store.search_by_vector(probes[q], k), questions))
+    if side == "qdrant":
+        timed = timed_queries(lambda q: store.hybrid_search(q, probes[q], k), questions)
+        result.update(hybrid_p50_ms=timed["p50_ms"], hybrid_p95_ms=timed["p95_ms"])
+    result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    return result
 
 
 def worker(side: str, size: int, kind: str, n_queries: int, k: int) -> dict[str, Any]:
@@ -248,12 +292,18 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=100)
     parser.add_argument("-k", type=int, default=5)
     parser.add_argument("--out", type=Path, default=HERE / "results" / "retrieval_speed.json")
+    parser.add_argument(
+        "--store-only", action="store_true", help="precomputed vectors: the stores alone"
+    )
     parser.add_argument("--worker", nargs=2, metavar=("SIDE", "SIZE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
 
     if args.worker:
         side, size = args.worker
-        print(json.dumps(worker(side, int(size), args.kind, args.queries, args.k)))
+        if args.store_only:
+            print(json.dumps(store_worker(side, int(size), args.queries, args.k)))
+        else:
+            print(json.dumps(worker(side, int(size), args.kind, args.queries, args.k)))
         return
 
     sizes = [int(s) for s in args.sizes.split(",")]
@@ -276,6 +326,7 @@ def main() -> None:
                 str(args.queries),
                 "-k",
                 str(args.k),
+                *(["--store-only"] if args.store_only else []),
             ]
             done = subprocess.run(command, capture_output=True, text=True, check=False)
             if done.returncode != 0:
@@ -304,7 +355,11 @@ def main() -> None:
             "cpus": os.cpu_count(),
             "python": platform.python_version(),
         },
-        "model": "sentence-transformers/all-MiniLM-L6-v2 (bundled)",
+        "model": (
+            "none: random unit vectors (--store-only)"
+            if args.store_only
+            else "sentence-transformers/all-MiniLM-L6-v2 (bundled)"
+        ),
         "kind": args.kind,
         "queries": args.queries,
         "k": args.k,
