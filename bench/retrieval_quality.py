@@ -20,6 +20,12 @@ tokens, Lucene IDF, RM3 feedback), ``bm25-book`` and ``hybrid-book`` with the bo
 are ranking metrics. A reranked ranking is the reranked shortlist followed by the rest of
 the hybrid ranking.
 
+With ``--backends faiss,qdrant`` (the default) the same vectors also go into a Qdrant
+collection (local mode on a temp folder: exact, brute-force search; nothing embedded
+twice), searched as ``qdrant:dense`` (cosine), ``qdrant:bm25`` (sparse vectors with
+Qdrant's IDF modifier) and ``qdrant:hybrid`` (prefetch + RRF in the engine, k=60);
+``qdrant_vs_faiss`` gives the nDCG@10 differences to the in-memory pipelines.
+
 Metrics: recall@5, nDCG@10 (linear gains), MRR, plus wall time per pipeline. With the pydoc
 set it also reports the best dense cosine of the questions and of 15 off-topic questions
 (``bench/data/offtopic_questions.txt``), the data behind the default relevance threshold.
@@ -32,7 +38,7 @@ and query latency p50/p95 (embedding included) of the old and new pipelines, in 
 ``--rerank llm`` with ``--options`` reranks the default hybrid on the ``test`` half.
 
 Run:  .venv/bin/python bench/retrieval_quality.py [--set pydoc|cranfield|both]
-          [--rerank llm --shortlist 10] [--limit N] [--options]
+          [--rerank llm --shortlist 10] [--limit N] [--options] [--backends faiss,qdrant]
 Prints one JSON object; also writes bench/results/retrieval_quality.json.
 """
 
@@ -137,12 +143,16 @@ def evaluate(
     rerankers: list[str],
     shortlist: int,
     depth: int,
+    qdrant: bool = False,
 ) -> dict[str, Any]:
     started = time.perf_counter()
     store = FaissStore.from_documents(chunks, default_embeddings())
     bm25 = BM25Retriever.from_documents(chunks, k=depth)
     built = time.perf_counter() - started
     book = BM25Retriever.from_documents(chunks, k=depth, **BOOK_BM25)
+    extra: dict[str, Any] = {}
+    if qdrant:
+        extra, qdrant_pipelines = qdrant_side(store, depth)
     dense = DenseRetriever(store=store, k=depth)
     hybrid = HybridRetriever(retrievers={"dense": dense, "bm25": bm25}, k=depth, fetch_k=depth)
     hybrid_book = HybridRetriever(retrievers={"dense": dense, "bm25": book}, k=depth, fetch_k=depth)
@@ -153,6 +163,8 @@ def evaluate(
         "hybrid": hybrid,
         "hybrid-book": hybrid_book,
     }
+    if qdrant:
+        pipelines.update(qdrant_pipelines)
     for spec in rerankers:
         reranker = resolve_reranker("llm" if spec == "llm-score" else spec)
         if spec == "llm-score":
@@ -178,11 +190,20 @@ def evaluate(
             "queries": report.num_queries,
         }
         print(f"[{name}] {label}: {results[label]}", file=sys.stderr)
+    if qdrant:
+        extra["qdrant_vs_faiss"] = {
+            f"{side}_nDCG@10_diff": round(
+                results[f"qdrant:{side}"]["nDCG@10"] - results[side]["nDCG@10"], 4
+            )
+            for side in ("dense", "bm25", "hybrid")
+        }
+        print(f"[{name}] qdrant vs faiss: {extra['qdrant_vs_faiss']}", file=sys.stderr)
     return {
         "chunks": len(chunks),
         "queries": len(queries),
         "index_s": round(built, 2),
         "pipelines": results,
+        **extra,
     }
 
 
@@ -442,6 +463,35 @@ def latency_ms(pipelines: dict[str, BaseRetriever], texts: list[str]) -> dict[st
     return out
 
 
+def qdrant_side(store: FaissStore, depth: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The FAISS store's documents and vectors in a Qdrant collection (local mode, a temp
+    folder), and the three Qdrant pipelines over it."""
+    import tempfile
+
+    from qdrant_client import QdrantClient
+
+    from localchain.retrievers import QdrantBM25Retriever, QdrantHybridRetriever, QdrantStore
+
+    started = time.perf_counter()
+    qstore = QdrantStore(
+        store.embeddings, QdrantClient(path=tempfile.mkdtemp(prefix="bench-qdrant-"))
+    )
+    numbers, matrix = store.vectors()
+    docs = store.get_by_ids([store._docs[n].id for n in numbers])
+    for start in range(0, len(docs), 4096):
+        qstore.add_embeddings(docs[start : start + 4096], matrix[start : start + 4096])
+    info = {
+        "qdrant_index_s": round(time.perf_counter() - started, 2),
+        "qdrant_search": "local mode: exact (brute force), no HNSW",
+    }
+    pipelines = {
+        "qdrant:bm25": QdrantBM25Retriever(store=qstore, k=depth),
+        "qdrant:dense": DenseRetriever(store=qstore, k=depth),
+        "qdrant:hybrid": QdrantHybridRetriever(store=qstore, k=depth, fetch_k=depth),
+    }
+    return info, pipelines
+
+
 def threshold_data(limit: int | None) -> dict[str, Any]:
     """Best dense cosine of answerable questions (pydoc set) and of off-topic ones
     (``bench/data/offtopic_questions.txt``) over the pydoc chunks: where a relevance
@@ -496,7 +546,11 @@ def main() -> None:
         help="with --options: rerank only the first N queries of the test half",
     )
     parser.add_argument("--out", type=Path, default=HERE / "results" / "retrieval_quality.json")
+    parser.add_argument(
+        "--backends", default="faiss,qdrant", help="faiss, or faiss,qdrant (same vectors)"
+    )
     args = parser.parse_args()
+    qdrant = "qdrant" in args.backends.split(",")
 
     output: dict[str, Any] = {
         "benchmark": "retrieval_quality",
@@ -514,7 +568,7 @@ def main() -> None:
         # With --options the rerankers run on Cranfield's test half only.
         rerank_pydoc = [] if args.options else args.rerank
         output["pydoc"] = evaluate(
-            "pydoc", *pydoc_set(args.limit), rerank_pydoc, args.shortlist, 50
+            "pydoc", *pydoc_set(args.limit), rerank_pydoc, args.shortlist, 50, qdrant
         )
     if args.set in ("cranfield", "both") and (CRANFIELD / "load.py").exists():
         if args.options:  # first: the longest part, and the one most likely to be changed
@@ -527,6 +581,7 @@ def main() -> None:
             args.rerank if not args.options else [],
             args.shortlist,
             100,
+            qdrant,
         )
         output["cranfield"]["reference"] = CRANFIELD_REFERENCE
     if args.set in ("pydoc", "both"):

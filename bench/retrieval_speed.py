@@ -9,6 +9,13 @@ Sides, all with the bundled all-MiniLM-L6-v2 on CPU (normalized vectors, cosine)
 * ``raw``: ``SentenceTransformer.encode`` + ``faiss.IndexFlatIP``; queries encode + search.
 * ``langchain``: langchain-community's ``FAISS.from_texts`` over LangChain's
   ``HuggingFaceEmbeddings`` (same model folder); ``similarity_search_with_score``.
+* ``qdrant``: ``QdrantStore.add_embeddings`` after ``embed_matrix`` (timed apart as
+  ``embed_s`` and ``write_s``; the upsert writes dense and BM25 sparse vectors) into
+  Qdrant's local mode on a temp folder (exact, brute-force search: local mode has no
+  HNSW); queries through ``DenseRetriever.invoke``, and hybrid queries (prefetch + RRF in
+  the engine) timed apart (``hybrid_p50_ms``).
+* ``qdrant-store``: ``Index.build`` into ``qdrant:PATH``; queries through
+  ``open_retriever(mode="dense")``.
 
 Corpus: sentences of the Python Language Reference topics (``pydoc_data.topics``), cycled
 with a numeric suffix until there are N distinct chunks (about 25 word pieces each). Each
@@ -16,8 +23,14 @@ with a numeric suffix until there are N distinct chunks (about 25 word pieces ea
 load is timed apart from the build. Query latency: --queries single queries (benchmark
 questions), one warm-up each side, p50/p95 of wall time per query (embedding included).
 
+``--store-only`` leaves the model out: the ``localchain`` (FaissStore) and ``qdrant``
+(QdrantStore, local mode) sides index the same random unit vectors (384 dimensions, seed 0)
+with the corpus texts, and queries search by vector (the hybrid one with the question's
+BM25 terms too), so build and query times are the stores' own.
+
 Run:  .venv/bin/python bench/retrieval_speed.py [--sizes 1000,10000,100000]
-          [--sides localchain,localchain-store,raw,langchain] [--kind flat|auto|hnsw]
+          [--sides localchain,localchain-store,raw,langchain,qdrant,qdrant-store]
+          [--kind flat|auto|hnsw]
 Prints one JSON object; also writes it to --out (bench/results/retrieval_speed.json by
 default). At 100k chunks the build takes about 12 minutes per side on 2 cores (699-776 s
 measured).
@@ -40,7 +53,7 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
-SIDES = ("localchain", "localchain-store", "raw", "langchain")
+SIDES = ("localchain", "localchain-store", "raw", "langchain", "qdrant", "qdrant-store")
 QUESTIONS = HERE / "data" / "pydoc_questions.jsonl"
 
 
@@ -93,6 +106,45 @@ def model_path() -> str:
     return str(bundled_minilm_path())
 
 
+def store_worker(side: str, size: int, n_queries: int, k: int) -> dict[str, Any]:
+    """``--store-only``: one store indexing and searching precomputed vectors."""
+    import numpy as np
+    from langchain_core.documents import Document
+    from langchain_core.embeddings import DeterministicFakeEmbedding
+
+    rng = np.random.default_rng(0)
+    texts, questions = corpus(size), queries(n_queries)
+    vectors = rng.normal(size=(size, 384)).astype("float32")
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    probes = {q: rng.normal(size=384).astype("float32") for q in questions}
+    docs = [Document(t, metadata={"source": "bench"}, id=f"c{i}") for i, t in enumerate(texts)]
+    fake = DeterministicFakeEmbedding(size=384)
+    result: dict[str, Any] = {"side": side, "chunks": size, "store_only": True}
+    if side == "localchain":
+        from localchain.retrievers import FaissStore
+
+        store: Any = FaissStore(fake, model_name="random", dimension=384)
+    elif side == "qdrant":
+        from qdrant_client import QdrantClient
+
+        from localchain.retrievers import QdrantStore
+
+        client = QdrantClient(path=tempfile.mkdtemp(prefix="bench-qdrant-"))
+        store = QdrantStore(fake, client, model_name="random", dimension=384)
+    else:
+        raise SystemExit(f"--store-only runs the localchain and qdrant sides, not {side}")
+    t0 = time.perf_counter()
+    store.add_embeddings(docs, vectors)
+    result["build_s"] = round(time.perf_counter() - t0, 3)
+    result["chunks_per_s"] = round(size / (time.perf_counter() - t0), 1)
+    result.update(timed_queries(lambda q: store.search_by_vector(probes[q], k), questions))
+    if side == "qdrant":
+        timed = timed_queries(lambda q: store.hybrid_search(q, probes[q], k), questions)
+        result.update(hybrid_p50_ms=timed["p50_ms"], hybrid_p95_ms=timed["p95_ms"])
+    result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    return result
+
+
 def worker(side: str, size: int, kind: str, n_queries: int, k: int) -> dict[str, Any]:
     """One side at one size, in this process."""
     import torch
@@ -102,7 +154,7 @@ def worker(side: str, size: int, kind: str, n_queries: int, k: int) -> dict[str,
     questions = queries(n_queries)
     result: dict[str, Any] = {"side": side, "chunks": size}
     t0 = time.perf_counter()
-    if side in ("localchain", "localchain-store"):
+    if side in ("localchain", "localchain-store", "qdrant", "qdrant-store"):
         from localchain.retrievers import default_embeddings
 
         embeddings = default_embeddings()
@@ -155,6 +207,49 @@ def worker(side: str, size: int, kind: str, n_queries: int, k: int) -> dict[str,
             f.stat().st_size for f in (folder / "store").rglob("*") if f.is_file()
         )
         search = open_retriever(folder / "store", mode="dense", k=k, threshold=None).invoke
+    elif side == "qdrant":
+        from langchain_core.documents import Document
+        from qdrant_client import QdrantClient
+
+        from localchain.retrievers import DenseRetriever, QdrantHybridRetriever, QdrantStore
+
+        from localchain.retrievers.embeddings import embed_matrix
+
+        folder = tempfile.mkdtemp(prefix="bench-qdrant-")
+        store = QdrantStore(embeddings, QdrantClient(path=folder))
+        docs = [Document(t, metadata={"source": "bench"}) for t in texts]
+        # Embedding and writing timed apart: local mode commits each point to SQLite.
+        t_embed = time.perf_counter()
+        vectors = embed_matrix(embeddings, texts)
+        result["embed_s"] = round(time.perf_counter() - t_embed, 3)
+        t_write = time.perf_counter()
+        store.add_embeddings(docs, vectors)
+        result["write_s"] = round(time.perf_counter() - t_write, 3)
+        result["index_kind"] = "qdrant local (exact)"
+        search = DenseRetriever(store=store, k=k).invoke
+        hybrid = QdrantHybridRetriever(store=store, k=k).invoke
+    elif side == "qdrant-store":
+        from localchain.retrievers import Index, SentenceChunker, open_retriever
+
+        folder = Path(tempfile.mkdtemp(prefix="bench-qdrant-store-"))
+        (folder / "corpus").mkdir()
+        for start in range(0, size, 1000):
+            (folder / "corpus" / f"part{start // 1000:04d}.txt").write_text(
+                "\n\n".join(texts[start : start + 1000])
+            )
+        report = Index.build(
+            folder / "corpus",
+            f"qdrant:{folder / 'store'}",
+            chunker=SentenceChunker(),
+            progress=False,
+        )
+        result["stored_chunks"] = report.total
+        result["store_bytes"] = sum(
+            f.stat().st_size for f in (folder / "store").rglob("*") if f.is_file()
+        )
+        search = open_retriever(
+            f"qdrant:{folder / 'store'}", mode="dense", k=k, threshold=None
+        ).invoke
     elif side == "raw":
         vectors = model.encode(
             texts, batch_size=32, normalize_embeddings=True, convert_to_numpy=True
@@ -175,6 +270,9 @@ def worker(side: str, size: int, kind: str, n_queries: int, k: int) -> dict[str,
     result["build_s"] = round(build, 3)
     result["chunks_per_s"] = round(size / build, 1)
     result.update(timed_queries(search, questions))
+    if side == "qdrant":
+        timed = timed_queries(hybrid, questions)
+        result.update(hybrid_p50_ms=timed["p50_ms"], hybrid_p95_ms=timed["p95_ms"])
     # Linux reports ru_maxrss in KiB.
     result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     result["vectors_mb"] = round(size * 384 * 4 / 2**20, 1)
@@ -194,12 +292,18 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=100)
     parser.add_argument("-k", type=int, default=5)
     parser.add_argument("--out", type=Path, default=HERE / "results" / "retrieval_speed.json")
+    parser.add_argument(
+        "--store-only", action="store_true", help="precomputed vectors: the stores alone"
+    )
     parser.add_argument("--worker", nargs=2, metavar=("SIDE", "SIZE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
 
     if args.worker:
         side, size = args.worker
-        print(json.dumps(worker(side, int(size), args.kind, args.queries, args.k)))
+        if args.store_only:
+            print(json.dumps(store_worker(side, int(size), args.queries, args.k)))
+        else:
+            print(json.dumps(worker(side, int(size), args.kind, args.queries, args.k)))
         return
 
     sizes = [int(s) for s in args.sizes.split(",")]
@@ -222,6 +326,7 @@ def main() -> None:
                 str(args.queries),
                 "-k",
                 str(args.k),
+                *(["--store-only"] if args.store_only else []),
             ]
             done = subprocess.run(command, capture_output=True, text=True, check=False)
             if done.returncode != 0:
@@ -250,7 +355,11 @@ def main() -> None:
             "cpus": os.cpu_count(),
             "python": platform.python_version(),
         },
-        "model": "sentence-transformers/all-MiniLM-L6-v2 (bundled)",
+        "model": (
+            "none: random unit vectors (--store-only)"
+            if args.store_only
+            else "sentence-transformers/all-MiniLM-L6-v2 (bundled)"
+        ),
         "kind": args.kind,
         "queries": args.queries,
         "k": args.k,

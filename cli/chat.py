@@ -56,9 +56,10 @@ def chat(
     system: SystemOpt = None,
     model_options: ModelOptions = ModelOptions(),
     rag: Annotated[
-        Path | None,
-        typer.Option("--rag", help="Answer from this store folder (`localchain index`), "
-                     "citing sources; follow-ups are rewritten with the conversation."),
+        str | None,
+        typer.Option("--rag", help="Answer from this index (`localchain index`: a folder, "
+                     "qdrant:PATH or qdrant+http://HOST:PORT/COLLECTION), citing sources; "
+                     "follow-ups are rewritten with the conversation."),
     ] = None,
     rag_mode: Annotated[
         ModeChoice, typer.Option("--rag-mode", help="Search method for --rag.")

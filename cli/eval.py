@@ -74,8 +74,9 @@ def eval_command(
     dataset: Annotated[str, typer.Argument(
         help="JSONL / JSON / CSV rows (question; reference, answer, contexts, relevant_ids "
              "optional), or 'calibrate' to measure the judge on the labelled set.")],
-    store: Annotated[Path | None, typer.Option(
-        "--store", help="Index folder from `localchain index`: answer with the RAG chain.")] = None,
+    store: Annotated[str | None, typer.Option(
+        "--store", help="Index from `localchain index` (a folder or a qdrant: store): answer "
+        "with the RAG chain.")] = None,
     report: Annotated[Path | None, typer.Option(
         "--report", help="Folder for eval.json and eval.html.")] = None,
     metrics: Annotated[list[str] | None, typer.Option(

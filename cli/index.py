@@ -2,6 +2,10 @@
 
 A new DIR gets a new store; a DIR holding a store is brought up to date with PATH (only
 changed text is embedded again; chunks of deleted or changed files are removed).
+
+``--store`` may name a Qdrant index instead of a folder: ``qdrant:PATH`` (embedded) or
+``qdrant+http(s)://HOST:PORT/COLLECTION`` (a server). ``--from DIR`` copies the FAISS index
+folder DIR into a new Qdrant index without embedding again (then PATH, if given, updates it).
 """
 
 from __future__ import annotations
@@ -74,8 +78,25 @@ def make_chunker(
 
 
 def index(
-    path: Annotated[Path, typer.Argument(help="File or folder to index.")],
-    store: Annotated[Path, typer.Option("--store", help="Store folder (created, or updated).")],
+    path: Annotated[
+        Path | None, typer.Argument(help="File or folder to index.", show_default=False)
+    ] = None,
+    store: Annotated[
+        str,
+        typer.Option(
+            "--store",
+            help="Index to create or update: a folder, qdrant:PATH or "
+            "qdrant+http(s)://HOST:PORT/COLLECTION.",
+        ),
+    ] = "",
+    source: Annotated[
+        Path | None,
+        typer.Option(
+            "--from",
+            metavar="DIR",
+            help="Copy this FAISS index folder into a new Qdrant --store (no re-embedding).",
+        ),
+    ] = None,
     chunker: Annotated[
         ChunkerChoice | None,
         typer.Option("--chunker", help="How to split text (new stores; default window)."),
@@ -95,7 +116,9 @@ def index(
     exclude: Annotated[
         list[str] | None, typer.Option("--exclude", help="Pattern(s) of files to leave out.")
     ] = None,
-    kind: Annotated[IndexKind, typer.Option("--index", help="FAISS index kind.")] = IndexKind.auto,
+    kind: Annotated[
+        IndexKind, typer.Option("--index", help="FAISS index kind (folder stores).")
+    ] = IndexKind.auto,
     metric: Annotated[Metric, typer.Option("--metric", help="Vector similarity.")] = Metric.cosine,
     keywords: Annotated[
         Keywords | None,
@@ -111,11 +134,36 @@ def index(
     ] = None,
     json_output: JsonOpt = False,
 ) -> None:
-    """Index a file or folder for `localchain retrieve` (dense + BM25, in one folder)."""
+    """Index a file or folder for `localchain retrieve` (dense + BM25, in a folder or Qdrant)."""
     from localchain.retrievers.bm25 import BOOK_BM25
     from localchain.retrievers.faiss_store import FaissSettings
     from localchain.retrievers.loaders import SkippedFilesWarning
+    from localchain.retrievers.qdrant_connect import is_qdrant_store
     from localchain.retrievers.store import MANIFEST, Index
+
+    if not store:
+        raise typer.BadParameter("name the index to create or update", param_hint="--store")
+    qdrant = is_qdrant_store(store)
+    if source is not None:
+        if not qdrant:
+            raise typer.BadParameter(
+                "--from copies a FAISS folder into Qdrant: give --store qdrant:PATH or "
+                "qdrant+http://HOST:PORT/COLLECTION",
+                param_hint="--from",
+            )
+        _copy(source, store, json_output and path is None)
+        if path is None:
+            return
+    elif path is None:
+        raise typer.BadParameter("give the file or folder to index (or --from DIR)")
+    if qdrant and metric is not Metric.cosine:
+        raise typer.BadParameter("a Qdrant index is cosine", param_hint="--metric")
+    if qdrant and keywords is Keywords.book:
+        raise typer.BadParameter(
+            "a Qdrant index keeps BM25 in the engine with the default tokenizer; "
+            "the book's BM25 needs a folder store",
+            param_hint="--bm25",
+        )
 
     load_options: dict[str, Any] = {}
     if glob:
@@ -124,7 +172,7 @@ def index(
         load_options["exclude"] = exclude
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", SkippedFilesWarning)
-        if (store / MANIFEST).exists():
+        if _exists(store, qdrant, MANIFEST):
             opened = Index.open(store)
             if chunker is not None:
                 wanted = make_chunker(
@@ -142,16 +190,19 @@ def index(
                         "change how text is split",
                         param_hint="--chunker",
                     )
-            if keywords is not None:
-                is_book = all(getattr(opened.bm25, k) == v for k, v in BOOK_BM25.items())
-                if is_book != (keywords is Keywords.book):
-                    built = "book" if is_book else "default"
-                    raise typer.BadParameter(
-                        f"{store} has the {built} BM25 index; index into a new --store to "
-                        "change it",
-                        param_hint="--bm25",
-                    )
-            report = opened.update(path, progress=progress, **load_options)
+            try:
+                if keywords is not None:
+                    is_book = all(getattr(opened.bm25, k) == v for k, v in BOOK_BM25.items())
+                    if is_book != (keywords is Keywords.book):
+                        built = "book" if is_book else "default"
+                        raise typer.BadParameter(
+                            f"{store} has the {built} BM25 index; index into a new --store to "
+                            "change it",
+                            param_hint="--bm25",
+                        )
+                report = opened.update(path, progress=progress, **load_options)
+            finally:
+                opened.close()
         else:
             report = Index.build(
                 path,
@@ -173,6 +224,24 @@ def index(
         if not issubclass(warning.category, SkippedFilesWarning):
             print(f"warning: {warning.message}", file=sys.stderr)
     _report(report, json_output)
+
+
+def _exists(store: str, qdrant: bool, manifest: str) -> bool:
+    if not qdrant:
+        return (Path(store) / manifest).exists()
+    from localchain.retrievers.qdrant_index import QdrantIndex
+
+    return QdrantIndex.exists(store)
+
+
+def _copy(source: Path, store: str, json_output: bool) -> None:
+    from localchain.retrievers.qdrant_index import QdrantIndex
+
+    report = QdrantIndex.copy_from(source, store)
+    if json_output:
+        print_json(report.model_dump())
+        return
+    print(f"copied {report.path} into {report.store}: {report.total} chunks, none re-embedded")
 
 
 def _report(report: IndexReport, json_output: bool) -> None:

@@ -74,7 +74,14 @@ JsonOpt = Annotated[
 ]
 QuestionArg = Annotated[str, typer.Argument(help="The question; '-' reads it from stdin.")]
 SystemOpt = Annotated[str | None, typer.Option("--system", "-s", help="System prompt.")]
-StoreOpt = Annotated[Path, typer.Option("--store", help="Store folder from `localchain index`.")]
+StoreOpt = Annotated[
+    str,
+    typer.Option(
+        "--store",
+        help="Index from `localchain index`: a folder, qdrant:PATH or "
+        "qdrant+http(s)://HOST:PORT/COLLECTION.",
+    ),
+]
 ThresholdOpt = Annotated[
     float | None,
     typer.Option("--threshold", help="Dense cosine cut-off (default: measured per model)."),

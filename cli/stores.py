@@ -1,4 +1,7 @@
-"""Opening a store folder (`localchain index`) for the commands that search it.
+"""Opening an index (`localchain index`) for the commands that search it.
+
+A store argument is a folder (FAISS + BM25 files), ``qdrant:PATH`` or
+``qdrant+http(s)://HOST:PORT/COLLECTION`` (:mod:`localchain.retrievers.qdrant_connect`).
 
 ``--mode bm25`` reads only the keyword index: it needs neither FAISS vectors nor the
 embedding model, whose import alone (torch, sentence-transformers) is most of a CLI call's
@@ -32,7 +35,7 @@ ModeOpt = Annotated[ModeChoice, typer.Option("--mode", help="Search method.")]
 
 
 def open_store_retriever(
-    store: Path,
+    store: str | Path,
     mode: ModeChoice = ModeChoice.hybrid,
     *,
     k: int = 5,
@@ -41,7 +44,7 @@ def open_store_retriever(
     shortlist_k: int = 20,
     llm: Any = None,
 ) -> BaseRetriever:
-    """The store folder as a retriever in ``mode``.
+    """The store (a folder or a Qdrant store argument) as a retriever in ``mode``.
 
     For ``rerank``: ``reranker`` is a name (``llm``, ``cohere``, ``cross-encoder:PATH``) or a
     :class:`~localchain.retrievers.Reranker`; with ``llm``, the chat model ``llm`` judges
@@ -50,8 +53,10 @@ def open_store_retriever(
     Example:
         >>> open_store_retriever(Path("films.store"), ModeChoice.bm25, k=3)  # doctest: +SKIP
     """
-    if mode is ModeChoice.bm25:
-        return _keyword_index(store, k)
+    from localchain.retrievers.qdrant_connect import is_qdrant_store
+
+    if mode is ModeChoice.bm25 and not is_qdrant_store(store):
+        return _keyword_index(Path(store), k)
     from localchain.retrievers.store import open_retriever
 
     if mode is ModeChoice.rerank and reranker == "llm" and llm is not None:

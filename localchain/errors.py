@@ -158,7 +158,8 @@ class ContextOverflowError(LocalchainError, ValueError):
 
 
 class BackendConnectionError(LocalchainError, ConnectionError):
-    """A remote model server could not be reached or did not answer in time.
+    """A remote server (a model server, a Qdrant server) could not be reached or did not
+    answer in time.
 
     Example:
         >>> from localchain import BackendConnectionError
@@ -169,15 +170,25 @@ class BackendConnectionError(LocalchainError, ConnectionError):
         True
     """
 
-    def __init__(self, url: str, reason: str, *, timeout: float | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        reason: str,
+        *,
+        timeout: float | None = None,
+        service: str = "model server",
+        hint: str | None = None,
+    ) -> None:
         self.url = url
         self.reason = reason
         self.timeout = timeout
+        self.service = service
         limit = f" within {timeout:g} s" if timeout is not None else ""
-        super().__init__(
-            f"no answer from the model server at {url}{limit}: {reason}. Check that the "
-            "server is running and that base_url (LOCALCHAIN_BASE_URL) points at it."
+        advice = hint or (
+            "Check that the server is running and that base_url (LOCALCHAIN_BASE_URL) "
+            "points at it."
         )
+        super().__init__(f"no answer from the {service} at {url}{limit}: {reason}. {advice}")
 
 
 class MissingDependencyError(LocalchainError, ImportError):

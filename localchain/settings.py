@@ -83,6 +83,8 @@ class Settings(BaseSettings):
     """URL of an OpenAI-compatible server, e.g. ``http://127.0.0.1:8000/v1``."""
     api_key: SecretStr | None = None
     """API key for a remote backend (a local server accepts any value)."""
+    qdrant_api_key: SecretStr | None = None
+    """API key of a Qdrant server (``--store qdrant+https://...``); unset: ``QDRANT_API_KEY``."""
     n_ctx: int = Field(4096, ge=16)
     """Context window in tokens for a local model."""
     n_threads: int | None = Field(None, ge=1)

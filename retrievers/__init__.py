@@ -6,7 +6,8 @@ terms and query feedback by default, the book's setup by name), ``embeddings`` (
 all-MiniLM-L6-v2), ``faiss_store`` / ``faiss_io`` (FAISS vector store, saved without pickle),
 ``dense`` (dense retriever and relevance threshold), ``hybrid`` (reciprocal rank fusion),
 ``rerank`` / ``llm_rerank`` / ``cohere`` (rerankers), ``store`` (an index folder on disk;
-:func:`open_retriever`) and ``metrics`` (P@k, recall@k, AP/MAP, MRR, nDCG@k, qrels loaders).
+:func:`open_retriever`), ``qdrant_*`` (the same index in a Qdrant collection, embedded or on
+a server) and ``metrics`` (P@k, recall@k, AP/MAP, MRR, nDCG@k, qrels loaders).
 Metadata conventions shared by all of them are in docs/retrievers.md.
 
 Example:
@@ -93,6 +94,10 @@ if TYPE_CHECKING:
         reciprocal_rank,
         run_from_retriever,
     )
+    from localchain.retrievers.qdrant_connect import QdrantTarget, StoreLockedError
+    from localchain.retrievers.qdrant_index import QdrantIndex
+    from localchain.retrievers.qdrant_search import QdrantBM25Retriever, QdrantHybridRetriever
+    from localchain.retrievers.qdrant_store import QdrantStore
     from localchain.retrievers.rerank import (
         CrossEncoderReranker,
         Reranker,
@@ -162,6 +167,13 @@ __all__ = [
     "IndexReport",
     "StoreManifest",
     "open_retriever",
+    # Qdrant
+    "QdrantBM25Retriever",
+    "QdrantHybridRetriever",
+    "QdrantIndex",
+    "QdrantStore",
+    "QdrantTarget",
+    "StoreLockedError",
     # metrics
     "RetrievalReport",
     "average_precision",
@@ -240,6 +252,10 @@ __getattr__, __dir__ = _lazy_exports(
             "reciprocal_rank",
             "run_from_retriever",
         ),
+        "qdrant_connect": ("QdrantTarget", "StoreLockedError"),
+        "qdrant_index": ("QdrantIndex",),
+        "qdrant_search": ("QdrantBM25Retriever", "QdrantHybridRetriever"),
+        "qdrant_store": ("QdrantStore",),
         "rerank": ("CrossEncoderReranker", "Reranker", "RerankRetriever", "resolve_reranker"),
         "store": ("Index", "IndexReport", "StoreManifest", "open_retriever"),
     },

@@ -1,4 +1,5 @@
-"""Dense retrieval: a LangChain retriever over a :class:`~.faiss_store.FaissStore`.
+"""Dense retrieval: a LangChain retriever over a :class:`~.faiss_store.FaissStore` (or a
+:class:`~.qdrant_store.QdrantStore`).
 
 Hits carry ``metadata["score"]`` (cosine, or minus the L2 distance) and ``metadata["rank"]``;
 ``score_threshold`` makes the retriever return nothing when nothing is close enough, which
@@ -40,10 +41,11 @@ import numpy as np
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
+from langchain_core.vectorstores import VectorStore
 from pydantic import ConfigDict, Field
 
 from localchain.errors import EmptyQueryError
-from localchain.retrievers.faiss_store import FaissStore, MetadataFilter
+from localchain.retrievers.faiss_store import MetadataFilter
 
 __all__ = [
     "BOOK_RELEVANCE_THRESHOLD",
@@ -89,6 +91,7 @@ class DenseRetriever(BaseRetriever):
 
     Example:
         >>> from localchain.retrievers.embeddings import default_embeddings
+        >>> from localchain.retrievers.faiss_store import FaissStore
         >>> store = FaissStore.from_texts(["Cats purr.", "Dogs bark."], default_embeddings())
         >>> hit = DenseRetriever(store=store, k=1).invoke("a barking dog")[0]
         >>> hit.page_content, hit.metadata["rank"]
@@ -97,8 +100,9 @@ class DenseRetriever(BaseRetriever):
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
-    store: FaissStore
-    """The vector store searched."""
+    store: VectorStore
+    """The vector store searched: a :class:`~.faiss_store.FaissStore` or a
+    :class:`~.qdrant_store.QdrantStore` (any store with their ``search_by_vector``)."""
     k: int = Field(default=4, ge=1)
     """Most hits per query."""
     score_threshold: float | None = None

@@ -61,6 +61,7 @@ from localchain.retrievers.faiss_io import load_faiss_store, save_faiss_store
 from localchain.retrievers.faiss_store import FaissSettings, FaissStore
 from localchain.retrievers.hybrid import HybridRetriever
 from localchain.retrievers.loaders import SkippedFile, load_documents
+from localchain.retrievers.qdrant_connect import is_qdrant_store
 from localchain.retrievers.store_manifest import (
     LOCK_FILE,
     MANIFEST,
@@ -173,10 +174,22 @@ class Index:
         :data:`~.bm25.BOOK_BM25` for the book's setup; the tokenizer by name, since the store
         must reopen with it. Default: BM25Retriever's defaults.
 
+        ``store_dir`` may name a Qdrant index instead (``qdrant:PATH`` or
+        ``qdrant+http://HOST:PORT/COLLECTION``; :class:`~.qdrant_index.QdrantIndex`).
+
         Raises:
             StoreExistsError: the folder holds a store, or other files.
             IndexFormatError: the folder holds a store whose ``manifest.json`` was deleted.
         """
+        if is_qdrant_store(store_dir):
+            from localchain.retrievers.qdrant_index import QdrantIndex
+
+            if bm25:
+                raise ValueError(
+                    "a Qdrant index keeps BM25 in the engine with BM25Retriever's default "
+                    "tokenizer; bm25= settings need a folder store"
+                )
+            return QdrantIndex.create(store_dir, embeddings=embeddings, chunker=chunker)
         folder = Path(store_dir)
         if (folder / MANIFEST).exists():
             raise StoreExistsError(str(folder), "already holds a store; use Index.open() to update")
@@ -223,7 +236,10 @@ class Index:
         index = cls.create(
             store_dir, embeddings=embeddings, chunker=chunker, faiss=faiss, bm25=bm25
         )
-        return index.update(path, progress=progress, **load_options)
+        try:
+            return index.update(path, progress=progress, **load_options)
+        finally:
+            index.close()
 
     @classmethod
     def open(cls, store_dir: str | Path, *, embeddings: Embeddings | None = None) -> Index:
@@ -238,6 +254,10 @@ class Index:
                 manifest that disagrees with the vectors.
             EmbeddingMismatchError: ``embeddings`` are not the model the store was built with.
         """
+        if is_qdrant_store(store_dir):
+            from localchain.retrievers.qdrant_index import QdrantIndex
+
+            return QdrantIndex.open(store_dir, embeddings=embeddings)
         folder = Path(store_dir).resolve()
         emb = embeddings or default_embeddings()
         for attempt in range(1, _READ_ATTEMPTS + 1):
@@ -286,8 +306,8 @@ class Index:
     def _update(
         self, root: Path, progress: bool | None, load_options: dict[str, Any]
     ) -> IndexReport:
-        report = IndexReport(store=str(self.folder), path=str(root))
-        if root in self.folder.parents:
+        report = IndexReport(store=self._name(), path=str(root))
+        if self.folder is not None and root in self.folder.parents:
             # A store kept inside the folder it indexes must not index its own files.
             inside = self.folder.relative_to(root).as_posix()
             excluded = load_options.get("exclude", ())
@@ -299,11 +319,11 @@ class Index:
         except EmptyCorpusError:
             # A folder whose files were all deleted empties its part of a store; a new store
             # with nothing to index is a mistake worth reporting.
-            if not len(self.bm25):
+            if not self._count():
                 raise
             documents = []
         chunks = self.chunker.split_documents(documents)
-        known = {d.id: d.metadata for d in self.bm25.documents}
+        known = self._known()
         in_scope = [i for i, meta in known.items() if _under(meta.get("source"), root)]
         diff = diff_chunks(in_scope, chunks)
         # Unchanged text whose position (offsets, page) moved: new metadata, same vector.
@@ -311,22 +331,44 @@ class Index:
         report.added, report.removed = len(diff.added), len(diff.removed)
         report.unchanged = len(diff.unchanged)
         if not (diff.added or diff.removed or moved) and str(root) in self.manifest.roots:
-            report.total = len(self.bm25)
+            report.total = self._count()
             return report  # nothing changed: no new generation
-        self.dense.delete(diff.removed)
-        self.bm25.delete(diff.removed)
-        if diff.added:
-            vectors = _embed(self.embeddings, diff.added, progress)
-            self.dense.add_embeddings(diff.added, vectors)
-        self.dense.update_metadata(moved)
-        self.bm25.add_documents([*diff.added, *moved])
-        if self.dense.tombstones > _COMPACT_SHARE * max(len(self.dense), 1):
-            self.dense.compact()
+        self._apply(diff.removed, diff.added, moved, progress)
         if str(root) not in self.manifest.roots:
             self.manifest.roots.append(str(root))
         self._save()
-        report.total = len(self.bm25)
+        report.total = self._count()
         return report
+
+    # What an update reads and writes; a Qdrant index (qdrant_index.py) overrides these.
+
+    def _name(self) -> str:
+        return str(self.folder)
+
+    def _known(self) -> dict[str, dict[str, Any]]:
+        """Chunk id -> metadata of every indexed chunk."""
+        return {d.id: d.metadata for d in self.bm25.documents}  # type: ignore[misc]
+
+    def _count(self) -> int:
+        return len(self.bm25)
+
+    def _apply(
+        self,
+        removed: list[str],
+        added: list[Document],
+        moved: list[Document],
+        progress: bool | None,
+    ) -> None:
+        """Remove, embed and add, and refresh metadata, in the FAISS store and BM25."""
+        self.dense.delete(removed)
+        self.bm25.delete(removed)
+        if added:
+            vectors = _embed(self.embeddings, added, progress)
+            self.dense.add_embeddings(added, vectors)
+        self.dense.update_metadata(moved)
+        self.bm25.add_documents([*added, *moved])
+        if self.dense.tombstones > _COMPACT_SHARE * max(len(self.dense), 1):
+            self.dense.compact()
 
     def save(self) -> None:
         """Write a new generation, point the manifest at it, remove the old one."""
@@ -405,13 +447,11 @@ class Index:
             else threshold
         )
         dense = DenseRetriever(store=self.dense, k=k, score_threshold=cut)
-        # A copy shares the immutable BM25 snapshot; only its k differs.
-        bm25 = self.bm25.model_copy(update={"k": k})
         if mode == "dense":
             return dense
         if mode == "bm25":
-            return bm25
-        hybrid = HybridRetriever(retrievers={"dense": dense, "bm25": bm25}, k=k)
+            return self._keyword_retriever(k)
+        hybrid = self._hybrid_retriever(dense, k)
         if mode == "hybrid":
             return hybrid
         if mode == "rerank":
@@ -424,6 +464,22 @@ class Index:
                 k=k,
             )
         raise ValueError(f"mode must be dense, bm25, hybrid or rerank, not {mode!r}")
+
+    def _keyword_retriever(self, k: int) -> BaseRetriever:
+        # A copy shares the immutable BM25 snapshot; only its k differs.
+        return self.bm25.model_copy(update={"k": k})
+
+    def _hybrid_retriever(self, dense: DenseRetriever, k: int) -> BaseRetriever:
+        return HybridRetriever(retrievers={"dense": dense, "bm25": self._keyword_retriever(k)}, k=k)
+
+    def close(self) -> None:
+        """Release what the index holds open (nothing for a folder; a Qdrant client)."""
+
+    def __enter__(self) -> Index:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def search(self, query: str, mode: Mode = "hybrid", **options: Any) -> list[Document]:
         """Search the store: ``retriever(mode, **options).invoke(query)``."""

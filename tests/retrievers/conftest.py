@@ -101,3 +101,19 @@ def book_store(minilm, book_chunks):  # type: ignore[no-untyped-def]
     from localchain.retrievers.faiss_store import FaissStore
 
     return FaissStore.from_documents(book_chunks, minilm)
+
+
+@pytest.fixture(scope="session")
+def book_qdrant(minilm, book_store, tmp_path_factory):  # type: ignore[no-untyped-def]
+    """The book's 15 chunks in a Qdrant collection (local mode, on disk), with the vectors of
+    ``book_store`` (nothing embedded twice)."""
+    from qdrant_client import QdrantClient
+
+    from localchain.retrievers.qdrant_store import QdrantStore
+
+    client = QdrantClient(path=str(tmp_path_factory.mktemp("book_qdrant")))
+    store = QdrantStore(minilm, client)
+    numbers, matrix = book_store.vectors()
+    store.add_embeddings(book_store.get_by_ids([book_store._docs[n].id for n in numbers]), matrix)
+    yield store
+    store.close()

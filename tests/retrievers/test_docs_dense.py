@@ -1,5 +1,5 @@
-"""The examples in docs/retrievers.md's dense, threshold, hybrid, rerank and index-folder
-sections run as written, and print what the text says they print."""
+"""The examples in docs/retrievers.md's dense, threshold, hybrid, rerank, index-folder and
+Qdrant sections run as written, and print what the text says they print."""
 
 from __future__ import annotations
 
@@ -49,6 +49,7 @@ def test_dense_hybrid_rerank_and_store_examples_run(book_chunks) -> None:
         "[]\n2\n",
         "Caltech theoretical physicist and 2017 N 0.0323 {'dense': {'rank': 2",
         "15 15\n[]\n1 0 15\n",
+        "16 16\nQdrantIndex Caltech theoretical physicist and 2017 N\n[]\n1\n",
     ]:
         assert expected in out, expected
 

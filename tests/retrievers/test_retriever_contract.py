@@ -1,6 +1,6 @@
 """Behaviour every localchain retriever shares, applied to each one (BM25, dense, hybrid,
-rerank): LangChain's Runnable interface, scores and ranks in metadata, copies, per-call k,
-empty queries refused."""
+rerank, and the same over Qdrant): LangChain's Runnable interface, scores and ranks in
+metadata, copies, per-call k, empty queries refused."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from localchain.errors import EmptyQueryError
 from localchain.retrievers.bm25 import BM25Retriever
 from localchain.retrievers.dense import DenseRetriever
 from localchain.retrievers.hybrid import HybridRetriever
+from localchain.retrievers.qdrant_search import QdrantBM25Retriever, QdrantHybridRetriever
 from localchain.retrievers.rerank import Reranker, RerankRetriever
 
 QUERY = "how precise was the science"
@@ -44,16 +45,43 @@ def _rerank(store, chunks):
     return RerankRetriever(base=_hybrid(store, chunks), reranker=ByLength(), shortlist_k=5, k=2)
 
 
+def _qdrant_bm25(store, chunks):
+    return QdrantBM25Retriever(store=store, k=2)
+
+
+def _qdrant_dense(store, chunks):
+    return DenseRetriever(store=store, k=2)
+
+
+def _qdrant_hybrid(store, chunks):
+    return QdrantHybridRetriever(store=store, k=2)
+
+
+def _qdrant_rerank(store, chunks):
+    return RerankRetriever(
+        base=_qdrant_hybrid(store, chunks), reranker=ByLength(), shortlist_k=5, k=2
+    )
+
+
 MAKERS: dict[str, Callable[..., BaseRetriever]] = {
     "bm25": _bm25,
     "dense": _dense,
     "hybrid": _hybrid,
     "rerank": _rerank,
 }
+# The same retrievers over a Qdrant collection (local mode) holding the same vectors.
+QDRANT_MAKERS: dict[str, Callable[..., BaseRetriever]] = {
+    "qdrant-bm25": _qdrant_bm25,
+    "qdrant-dense": _qdrant_dense,
+    "qdrant-hybrid": _qdrant_hybrid,
+    "qdrant-rerank": _qdrant_rerank,
+}
 
 
-@pytest.fixture(params=sorted(MAKERS))
+@pytest.fixture(params=sorted(MAKERS) + sorted(QDRANT_MAKERS))
 def retriever(request, book_store, book_chunks) -> BaseRetriever:
+    if request.param in QDRANT_MAKERS:
+        return QDRANT_MAKERS[request.param](request.getfixturevalue("book_qdrant"), book_chunks)
     return MAKERS[request.param](book_store, book_chunks)
 
 

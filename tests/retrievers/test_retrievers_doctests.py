@@ -1,4 +1,4 @@
-"""Docstring examples of the dense / hybrid / rerank / store modules run (in a temp folder:
+"""Docstring examples of the dense / hybrid / rerank / store / Qdrant modules run (in a temp folder:
 several write files)."""
 
 from __future__ import annotations
@@ -22,6 +22,12 @@ MODULES = [
     "store",
     "store_manifest",
     "llamacpp_embeddings",
+    "qdrant_connect",
+    "qdrant_sparse",
+    "qdrant_points",
+    "qdrant_store",
+    "qdrant_search",
+    "qdrant_index",
 ]
 
 

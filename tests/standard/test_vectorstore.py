@@ -1,4 +1,5 @@
-"""LangChain's standard vector-store suite (langchain-tests) run against FaissStore.
+"""LangChain's standard vector-store suite (langchain-tests) run against FaissStore and
+QdrantStore.
 
 Each test gets a new, empty store over the suite's own deterministic fake embeddings.
 """
@@ -9,8 +10,10 @@ from collections.abc import Iterator
 
 import pytest
 from langchain_tests.integration_tests import VectorStoreIntegrationTests
+from qdrant_client import QdrantClient
 
 from localchain.retrievers.faiss_store import FaissSettings, FaissStore
+from localchain.retrievers.qdrant_store import QdrantStore
 
 
 class TestFaissStore(VectorStoreIntegrationTests):
@@ -27,3 +30,13 @@ class TestFaissStoreHNSW(VectorStoreIntegrationTests):
     @pytest.fixture
     def vectorstore(self) -> Iterator[FaissStore]:  # type: ignore[override]
         yield FaissStore(self.get_embeddings(), FaissSettings(kind="hnsw", metric="l2"))
+
+
+class TestQdrantStore(VectorStoreIntegrationTests):
+    """QdrantStore over Qdrant's local mode (in memory): the same contract as FaissStore."""
+
+    @pytest.fixture
+    def vectorstore(self) -> Iterator[QdrantStore]:  # type: ignore[override]
+        store = QdrantStore(self.get_embeddings(), QdrantClient(":memory:"))
+        yield store
+        store.close()
