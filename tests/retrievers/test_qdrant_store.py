@@ -200,3 +200,14 @@ def test_langchain_qdrant_reads_the_same_collection(book_qdrant) -> None:
     hit = theirs.similarity_search(BOOK_QUERY, k=1)[0]
     assert hit.page_content.startswith("It has also received praise from many astronomers")
     assert hit.metadata["source"].endswith("interstellar.txt")
+
+
+def test_rocchio_feedback_reads_the_qdrant_vectors(book_qdrant, book_store) -> None:
+    ours = DenseRetriever(store=book_qdrant, k=5, feedback_docs=3).invoke(BOOK_QUERY)
+    theirs = DenseRetriever(store=book_store, k=5, feedback_docs=3).invoke(BOOK_QUERY)
+    assert [d.metadata["chunk_index"] for d in ours] == [12, 4, 7, 13, 0]
+    assert [d.id for d in ours] == [d.id for d in theirs]
+    assert [d.metadata["score"] for d in ours] == pytest.approx(
+        [d.metadata["score"] for d in theirs], abs=1e-5
+    )
+    assert book_qdrant.vectors_of([]).shape == (0, book_qdrant.dimension)
