@@ -28,6 +28,7 @@ Example:
 from __future__ import annotations
 
 import hashlib
+import heapq
 import json
 import math
 import threading
@@ -285,11 +286,11 @@ class BM25Retriever(BaseRetriever):
 
     def _score(self, state: _Snapshot, terms: list[str]) -> np.ndarray:
         weights = Counter(terms)
-        scores = state.weighted_scores(weights, self.k1)
+        scores = state.weighted_scores(weights)
         if self.feedback_docs and len(state.docs) > 1:
             expanded = self._expand(state, weights, scores)
             if expanded:
-                scores = state.weighted_scores(expanded, self.k1)
+                scores = state.weighted_scores(expanded)
         return scores
 
     def _expand(
@@ -306,13 +307,15 @@ class BM25Retriever(BaseRetriever):
         top = matched[np.lexsort((matched, -scores[matched]))[: self.feedback_docs]]
         doc_weights = np.exp(scores[top] - scores[top[0]])
         doc_weights /= doc_weights.sum()
-        model: Counter[str] = Counter()
+        model: dict[str, float] = {}
         for weight, i in zip(doc_weights.tolist(), top.tolist()):
-            tokens = state.tokens[i]
-            for term, count in Counter(tokens).items():
-                model[term] += weight * count / len(tokens)
-        chosen = sorted(model.items(), key=lambda item: (-item[1], item[0]))
-        chosen = chosen[: self.feedback_terms]
+            for term, share in state.shares(i).items():
+                model[term] = model.get(term, 0.0) + weight * share
+        # The feedback_terms largest, ties broken by the term: sort only those that can make it.
+        cut = heapq.nlargest(self.feedback_terms, model.values())[-1]
+        chosen = sorted(
+            ((t, v) for t, v in model.items() if v >= cut), key=lambda item: (-item[1], item[0])
+        )[: self.feedback_terms]
         model_total = sum(v for _, v in chosen)
         query_total = sum(weights.values())
         keep = self.feedback_query_weight
@@ -403,7 +406,7 @@ class BM25Retriever(BaseRetriever):
 
     def _ready(self) -> _Snapshot:
         state = self._state
-        if state.norm is None:
+        if not state.built:
             if not state.docs:
                 raise EmptyCorpusError(
                     "the BM25 index has no documents; add_documents() before searching"
@@ -425,16 +428,19 @@ class BM25Retriever(BaseRetriever):
             for term, count in Counter(terms).items():
                 rows.setdefault(term, []).append(i)
                 counts.setdefault(term, []).append(count)
-        postings = {
-            t: (np.array(rows[t], dtype=np.int64), np.array(counts[t], dtype=np.float64))
-            for t in rows
-        }
         size = len(tokens)
         lengths = np.array([len(t) for t in tokens], dtype=np.float64)
         # The same expression as rank_bm25's BM25Okapi, so the book's scores come out exactly.
         norm = self.k1 * (1 - self.b + self.b * lengths / (lengths.sum() / size))
         idf = _idf({t: len(r) for t, r in rows.items()}, size, self.idf, self.epsilon)
-        return _Snapshot(tuple(docs), tuple(tokens), postings, idf, norm)
+        # Each posting's term score is fixed once the corpus is: computed here, a query only
+        # adds them up.
+        postings = {}
+        for term, where in rows.items():
+            found = np.array(where, dtype=np.int64)
+            tf = np.array(counts[term], dtype=np.float64)
+            postings[term] = (found, idf[term] * (tf * (self.k1 + 1) / (tf + norm[found])))
+        return _Snapshot(tuple(docs), tuple(tokens), postings)
 
 
 def _idf(frequencies: Mapping[str, int], size: int, kind: str, epsilon: float) -> dict[str, float]:
@@ -452,18 +458,29 @@ class _Snapshot:
     docs: tuple[Document, ...] = ()
     tokens: tuple[list[str], ...] = ()
     postings: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
-    """term -> (indexes of the documents holding it, its count in each)"""
-    idf: dict[str, float] = field(default_factory=dict)
-    norm: np.ndarray | None = None
-    """k1 x (1 - b + b x length / mean length), per document"""
+    """term -> (indexes of the documents holding it, its BM25 term score in each)"""
 
-    def weighted_scores(self, weights: Mapping[str, float], k1: float) -> np.ndarray:
+    _shares: dict[int, dict[str, float]] = field(default_factory=dict, compare=False)
+
+    @property
+    def built(self) -> bool:
+        return bool(self.postings)
+
+    def shares(self, i: int) -> dict[str, float]:
+        """Term -> count / length in document ``i`` (cached: feedback asks for the same best
+        hits again and again)."""
+        found = self._shares.get(i)
+        if found is None:
+            tokens = self.tokens[i]
+            found = {t: n / len(tokens) for t, n in Counter(tokens).items()}
+            self._shares[i] = found  # a dict write: safe under the GIL for concurrent readers
+        return found
+
+    def weighted_scores(self, weights: Mapping[str, float]) -> np.ndarray:
         """Sum over terms of weight x BM25 term score, for every document."""
-        assert self.norm is not None
         scores = np.zeros(len(self.docs))
         for term, weight in weights.items():
-            if term in self.postings:
-                rows, counts = self.postings[term]
-                part = self.idf[term] * (counts * (k1 + 1) / (counts + self.norm[rows]))
-                scores[rows] += weight * part
+            posting = self.postings.get(term)
+            if posting is not None:
+                scores[posting[0]] += weight * posting[1]
         return scores
