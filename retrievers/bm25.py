@@ -63,6 +63,8 @@ __all__ = [
     "BM25Retriever",
     "book_tokenize",
     "english_tokenize",
+    "rm3_weights",
+    "term_shares",
 ]
 
 _FORMAT = "localchain.bm25"
@@ -296,33 +298,18 @@ class BM25Retriever(BaseRetriever):
     def _expand(
         self, state: _Snapshot, weights: Mapping[str, float], scores: np.ndarray
     ) -> dict[str, float]:
-        """RM3: the query's terms mixed with the relevance model of its best hits.
-
-        The feedback documents weigh ``exp(score - best score)``; a term's weight in the
-        relevance model is the sum over them of document weight x term frequency / length.
-        """
+        """RM3 from the ``feedback_docs`` best first-pass hits (see :func:`rm3_weights`)."""
         matched = np.flatnonzero(scores > 0)
         if not len(matched):
             return {}
         top = matched[np.lexsort((matched, -scores[matched]))[: self.feedback_docs]]
-        doc_weights = np.exp(scores[top] - scores[top[0]])
-        doc_weights /= doc_weights.sum()
-        model: dict[str, float] = {}
-        for weight, i in zip(doc_weights.tolist(), top.tolist()):
-            for term, share in state.shares(i).items():
-                model[term] = model.get(term, 0.0) + weight * share
-        # The feedback_terms largest, ties broken by the term: sort only those that can make it.
-        cut = heapq.nlargest(self.feedback_terms, model.values())[-1]
-        chosen = sorted(
-            ((t, v) for t, v in model.items() if v >= cut), key=lambda item: (-item[1], item[0])
-        )[: self.feedback_terms]
-        model_total = sum(v for _, v in chosen)
-        query_total = sum(weights.values())
-        keep = self.feedback_query_weight
-        expanded: dict[str, float] = {t: keep * n / query_total for t, n in weights.items()}
-        for term, value in chosen:
-            expanded[term] = expanded.get(term, 0.0) + (1 - keep) * value / model_total
-        return expanded
+        feedback = [(float(scores[i]), state.shares(int(i))) for i in top]
+        return rm3_weights(
+            weights,
+            feedback,
+            terms=self.feedback_terms,
+            query_weight=self.feedback_query_weight,
+        )
 
     def save(self, path: str | Path) -> Path:
         """Write the index as JSON (documents and settings; no pickle). Returns the path.
@@ -443,6 +430,56 @@ class BM25Retriever(BaseRetriever):
         return _Snapshot(tuple(docs), tuple(tokens), postings)
 
 
+def term_shares(tokens: list[str]) -> dict[str, float]:
+    """Term -> its count / the document's length: a document's term distribution for RM3."""
+    return {t: n / len(tokens) for t, n in Counter(tokens).items()} if tokens else {}
+
+
+def rm3_weights(
+    query: Mapping[str, float],
+    feedback: list[tuple[float, Mapping[str, float]]],
+    *,
+    terms: int = 30,
+    query_weight: float = 0.4,
+) -> dict[str, float]:
+    """RM3 query expansion: the query's term weights mixed with its best hits' relevance model.
+
+    ``feedback`` is ``(score, term shares)`` of each feedback document, best first (see
+    :func:`term_shares`). A document weighs ``exp(score - best score)``, normalised; a term's
+    weight in the relevance model is the sum over documents of document weight x share. The
+    ``terms`` heaviest (ties by the term) share ``1 - query_weight``; the query's own terms,
+    weighted by their counts, share ``query_weight``. Both engines (:class:`BM25Retriever`
+    and the Qdrant retrievers) expand through this function.
+
+    Example:
+        >>> weights = rm3_weights({"jet": 1}, [(2.0, {"jet": 0.5, "noise": 0.5})], terms=1)
+        >>> {t: round(w, 2) for t, w in weights.items()}
+        {'jet': 1.0}
+    """
+    if not feedback:
+        return {}
+    scores = np.array([score for score, _ in feedback])
+    doc_weights = np.exp(scores - scores[0])
+    doc_weights /= doc_weights.sum()
+    model: dict[str, float] = {}
+    for weight, (_, shares) in zip(doc_weights.tolist(), feedback):
+        for term, share in shares.items():
+            model[term] = model.get(term, 0.0) + weight * share
+    if not model:
+        return {}
+    # The `terms` largest, ties broken by the term: sort only those that can make it.
+    cut = heapq.nlargest(terms, model.values())[-1]
+    chosen = sorted(
+        ((t, v) for t, v in model.items() if v >= cut), key=lambda item: (-item[1], item[0])
+    )[:terms]
+    model_total = sum(v for _, v in chosen)
+    query_total = sum(query.values())
+    expanded: dict[str, float] = {t: query_weight * n / query_total for t, n in query.items()}
+    for term, value in chosen:
+        expanded[term] = expanded.get(term, 0.0) + (1 - query_weight) * value / model_total
+    return expanded
+
+
 def _idf(frequencies: Mapping[str, int], size: int, kind: str, epsilon: float) -> dict[str, float]:
     if kind == "lucene":
         return {t: math.log(1 + (size - n + 0.5) / (n + 0.5)) for t, n in frequencies.items()}
@@ -471,9 +508,8 @@ class _Snapshot:
         hits again and again)."""
         found = self._shares.get(i)
         if found is None:
-            tokens = self.tokens[i]
-            found = {t: n / len(tokens) for t, n in Counter(tokens).items()}
-            self._shares[i] = found  # a dict write: safe under the GIL for concurrent readers
+            # A dict write: safe under the GIL for concurrent readers.
+            found = self._shares[i] = term_shares(self.tokens[i])
         return found
 
     def weighted_scores(self, weights: Mapping[str, float]) -> np.ndarray:

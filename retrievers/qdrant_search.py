@@ -11,7 +11,7 @@ them.)
 Example:
     >>> from qdrant_client import QdrantClient
     >>> from localchain.retrievers.embeddings import default_embeddings
-    >>> from localchain.retrievers.qdrant_store import QdrantStore
+    >>> from localchain.retrievers.qdrant_store import Feedback, QdrantStore
     >>> store = QdrantStore(default_embeddings(), QdrantClient(":memory:"))
     >>> _ = store.add_texts(["Cats purr.", "Dogs bark at night.", "Birds sing."])
     >>> [d.page_content for d in QdrantBM25Retriever(store=store).invoke("why do dogs bark")]
@@ -30,9 +30,15 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict, Field
 
 from localchain.errors import EmptyQueryError
-from localchain.retrievers.qdrant_store import QdrantStore
+from localchain.retrievers.qdrant_store import Feedback, QdrantStore
 
 __all__ = ["QdrantBM25Retriever", "QdrantHybridRetriever"]
+
+
+def _bm25_default(name: str) -> Any:
+    from localchain.retrievers.bm25 import BM25Retriever
+
+    return BM25Retriever.model_fields[name].default
 
 
 def _check(query: Any) -> str:
@@ -61,6 +67,20 @@ class QdrantBM25Retriever(BaseRetriever):
     """Most hits per query."""
     filter: Any = None
     """A metadata filter dict (see :func:`.qdrant_points.qdrant_filter`) for every search."""
+    feedback_docs: int = Field(default_factory=lambda: _bm25_default("feedback_docs"), ge=0)
+    """RM3 query feedback on the BM25 side, as :class:`~.bm25.BM25Retriever`'s (default 5;
+    ``0`` turns it off): the query is expanded from this many best BM25 hits."""
+    feedback_terms: int = Field(default_factory=lambda: _bm25_default("feedback_terms"), ge=1)
+    """Expansion terms (BM25Retriever's default, 30)."""
+    feedback_query_weight: float = Field(
+        default_factory=lambda: _bm25_default("feedback_query_weight"), ge=0, le=1
+    )
+    """Share of the expanded query's weight kept by the original terms (0.4)."""
+
+    def _feedback(self) -> Feedback | None:
+        if not self.feedback_docs:
+            return None
+        return Feedback(self.feedback_docs, self.feedback_terms, self.feedback_query_weight)
 
     def _get_relevant_documents(
         self,
@@ -78,7 +98,10 @@ class QdrantBM25Retriever(BaseRetriever):
                 "include a content word, or use dense retrieval for such queries",
             )
         return self.store.sparse_search(
-            terms, k or self.k, filter if filter is not None else self.filter
+            terms,
+            k or self.k,
+            filter if filter is not None else self.filter,
+            feedback=self._feedback(),
         )
 
 
@@ -114,6 +137,20 @@ class QdrantHybridRetriever(BaseRetriever):
     """Dense cosine below which a hit does not enter the fusion; ``None`` keeps all."""
     filter: Any = None
     """A metadata filter dict for every search."""
+    feedback_docs: int = Field(default_factory=lambda: _bm25_default("feedback_docs"), ge=0)
+    """RM3 query feedback on the BM25 side, as :class:`~.bm25.BM25Retriever`'s (default 5;
+    ``0`` turns it off): the query is expanded from this many best BM25 hits."""
+    feedback_terms: int = Field(default_factory=lambda: _bm25_default("feedback_terms"), ge=1)
+    """Expansion terms (BM25Retriever's default, 30)."""
+    feedback_query_weight: float = Field(
+        default_factory=lambda: _bm25_default("feedback_query_weight"), ge=0, le=1
+    )
+    """Share of the expanded query's weight kept by the original terms (0.4)."""
+
+    def _feedback(self) -> Feedback | None:
+        if not self.feedback_docs:
+            return None
+        return Feedback(self.feedback_docs, self.feedback_terms, self.feedback_query_weight)
 
     def _get_relevant_documents(
         self,
@@ -132,4 +169,5 @@ class QdrantHybridRetriever(BaseRetriever):
             rank_constant=self.rank_constant,
             filter=filter if filter is not None else self.filter,
             score_threshold=self.score_threshold,
+            feedback=self._feedback(),
         )

@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -109,13 +109,18 @@ class BM25Encoding(BaseModel):
         values = [counts[i] * (self.k1 + 1.0) / (counts[i] + norm) for i in indices]
         return models.SparseVector(indices=indices, values=values)
 
-    def query_vector(self, terms: list[str]) -> Any:
-        """A query's sparse vector: each term's count (rank_bm25 sums a repeated term too)."""
+    def query_vector(self, terms: list[str] | Mapping[str, float]) -> Any:
+        """A query's sparse vector: each term's count (rank_bm25 sums a repeated term too), or
+        the given term weights (an expanded query)."""
         from qdrant_client import models
 
-        counts = Counter(term_index(t) for t in terms)
-        indices = sorted(counts)
-        return models.SparseVector(indices=indices, values=[float(counts[i]) for i in indices])
+        weights = Counter(terms) if isinstance(terms, list) else terms
+        values: dict[int, float] = {}
+        for term, weight in weights.items():
+            index = term_index(term)
+            values[index] = values.get(index, 0.0) + float(weight)
+        indices = sorted(values)
+        return models.SparseVector(indices=indices, values=[values[i] for i in indices])
 
     def stale(self, points: int, tokenizer: str, k1: float, b: float) -> bool:
         """Whether the stored vectors must be rewritten for the live corpus and settings."""

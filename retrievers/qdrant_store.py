@@ -38,8 +38,10 @@ Example:
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -48,6 +50,7 @@ from langchain_core.embeddings import Embeddings
 from langchain_core.vectorstores import VectorStore
 
 from localchain.errors import EmbeddingMismatchError, EmptyCorpusError, IndexFormatError
+from localchain.retrievers.bm25 import rm3_weights, term_shares
 from localchain.retrievers.embeddings import embed_matrix, embedding_identity
 from localchain.retrievers.faiss_store import _given_ids, _with_ids
 from localchain.retrievers.qdrant_connect import DEFAULT_COLLECTION
@@ -55,13 +58,27 @@ from localchain.retrievers.qdrant_points import document, hits, point_id, qdrant
 from localchain.retrievers.qdrant_sparse import BM25Encoding, default_tokenizer, tokenizer_name
 from localchain.text import resolve_tokenizer
 
-__all__ = ["DENSE", "FORMAT", "SPARSE", "QdrantStore"]
+__all__ = ["DENSE", "FORMAT", "SPARSE", "Feedback", "QdrantStore"]
 
 FORMAT = "localchain.qdrant"
 VERSION = 1
 DENSE = "dense"
 SPARSE = "bm25"
 _BATCH = 256
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """RM3 query feedback for the BM25 side of a Qdrant search (see :func:`.bm25.rm3_weights`).
+
+    The engine has no query expansion, so the first pass asks for the ``docs`` best BM25 hits,
+    the client expands the query from their texts, and the expanded query rescores the
+    ``candidates`` best documents of the plain query (those holding one of its terms)."""
+
+    docs: int = 5
+    terms: int = 30
+    query_weight: float = 0.4
+    candidates: int = 1000
 
 
 class QdrantStore(VectorStore):
@@ -517,10 +534,16 @@ class QdrantStore(VectorStore):
             ).points
 
     def sparse_search(
-        self, query: str | list[str], k: int = 4, filter: Any = None
+        self,
+        query: str | list[str],
+        k: int = 4,
+        filter: Any = None,
+        *,
+        feedback: Feedback | None = None,
     ) -> list[Document]:
         """BM25 search (only documents sharing a term with the query); ``query`` is text or
-        its terms. Hits carry ``score`` and ``rank``; no terms gives ``[]``."""
+        its terms. Hits carry ``score`` and ``rank``; no terms gives ``[]``. With
+        ``feedback`` the query is expanded (RM3) as :class:`~.bm25.BM25Retriever` does."""
         terms = self.encoding.terms(query, self.tokenizer) if isinstance(query, str) else query
         if k < 1:
             raise ValueError(f"k must be at least 1, got {k}")
@@ -530,13 +553,57 @@ class QdrantStore(VectorStore):
         with self._call():
             points = self.client.query_points(
                 self.collection,
-                query=self.encoding.query_vector(terms),
-                using=SPARSE,
+                **self._sparse_query(terms, k, flt, feedback),
                 limit=k,
                 query_filter=flt,
                 with_payload=True,
             ).points
         return [doc for doc, _ in hits(points)]
+
+    def _sparse_query(
+        self, terms: list[str], limit: int, flt: Any, feedback: Feedback | None
+    ) -> dict[str, Any]:
+        """The BM25 side of a query: the terms' sparse vector, or with feedback the expanded
+        query rescoring the documents that hold one of the query's own terms (its best
+        ``feedback.candidates``), so an expansion term alone does not make a match."""
+        from qdrant_client import models
+
+        plain = self.encoding.query_vector(terms)
+        expanded = self._expanded(terms, plain, flt, feedback) if feedback else None
+        if not expanded:
+            return {"query": plain, "using": SPARSE}
+        candidates = models.Prefetch(
+            query=plain, using=SPARSE, limit=max(feedback.candidates, limit), filter=flt
+        )
+        return {
+            "prefetch": [candidates],
+            "query": self.encoding.query_vector(expanded),
+            "using": SPARSE,
+        }
+
+    def _expanded(
+        self, terms: list[str], plain: Any, flt: Any, feedback: Feedback
+    ) -> dict[str, float]:
+        with self._call():
+            best = self.client.query_points(
+                self.collection,
+                query=plain,
+                using=SPARSE,
+                limit=feedback.docs,
+                query_filter=flt,
+                with_payload=["page_content"],
+            ).points
+        shares = [
+            (
+                float(p.score),
+                term_shares(self.encoding.terms(p.payload["page_content"], self.tokenizer)),
+            )
+            for p in best
+            if p.score > 0
+        ]
+        return rm3_weights(
+            Counter(terms), shares, terms=feedback.terms, query_weight=feedback.query_weight
+        )
 
     def hybrid_search(
         self,
@@ -548,6 +615,7 @@ class QdrantStore(VectorStore):
         rank_constant: int = 60,
         filter: Any = None,
         score_threshold: float | None = None,
+        feedback: Feedback | None = None,
     ) -> list[Document]:
         """Dense and BM25 fused by reciprocal rank in one engine query.
 
@@ -567,9 +635,8 @@ class QdrantStore(VectorStore):
             models.Prefetch(query=dense, using=DENSE, limit=limit, score_threshold=score_threshold)
         ]
         if terms:
-            prefetch.append(
-                models.Prefetch(query=self.encoding.query_vector(terms), using=SPARSE, limit=limit)
-            )
+            sparse = self._sparse_query(terms, limit, flt, feedback)
+            prefetch.append(models.Prefetch(**sparse, limit=limit, filter=flt))
         with self._call():
             points = self.client.query_points(
                 self.collection,

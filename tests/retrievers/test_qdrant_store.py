@@ -40,17 +40,20 @@ def test_dense_top_3_in_the_books_order_with_the_faiss_cosines(book_qdrant, book
     assert [d.metadata["rank"] for d, _ in hits] == [1, 2, 3]
 
 
-def test_bm25_top_1_as_rank_bm25(book_qdrant, book_chunks) -> None:
-    ours = QdrantBM25Retriever(store=book_qdrant, k=3).invoke(BOOK_QUERY)
-    # The engine scores BM25Retriever's default BM25 (stems, Lucene IDF, k1=1.2) without
-    # its query feedback: the same hits with the same scores as feedback_docs=0 in memory.
-    theirs = BM25Retriever.from_documents(book_chunks, k=3, feedback_docs=0).invoke(BOOK_QUERY)
-    assert [d.id for d in ours] == [d.id for d in theirs]
-    assert [d.metadata["score"] for d in ours] == pytest.approx(
-        [d.metadata["score"] for d in theirs], rel=1e-5
-    )
-    assert ours[0].page_content.startswith("Interstellar is a 2014 epic science fiction film")
-    assert ours[0].metadata["score"] > ours[1].metadata["score"] > 0
+def test_bm25_in_the_engine_scores_as_bm25retriever(book_qdrant, book_chunks) -> None:
+    # The engine holds BM25Retriever's default BM25 (stems, Lucene IDF, k1=1.2) and the client
+    # runs the same RM3 feedback around it: the same hits with the same scores, with feedback
+    # and without.
+    for options in ({}, {"feedback_docs": 0}):
+        ours = QdrantBM25Retriever(store=book_qdrant, k=5, **options).invoke(BOOK_QUERY)
+        theirs = BM25Retriever.from_documents(book_chunks, k=5, **options).invoke(BOOK_QUERY)
+        assert [d.id for d in ours] == [d.id for d in theirs], options
+        assert [d.metadata["score"] for d in ours] == pytest.approx(
+            [d.metadata["score"] for d in theirs], rel=1e-5
+        )
+        assert ours[0].page_content.startswith("Interstellar is a 2014 epic science fiction film")
+    # Feedback reorders the documents holding a query term; an expansion term alone is no match.
+    assert len(QdrantBM25Retriever(store=book_qdrant, k=15).invoke(BOOK_QUERY)) == 3
 
 
 def test_hybrid_in_the_engine_puts_kip_thorne_first_as_client_side_rrf(
@@ -62,7 +65,7 @@ def test_hybrid_in_the_engine_puts_kip_thorne_first_as_client_side_rrf(
     assert ours[0].metadata["score"] == pytest.approx(1 / 62 + 1 / 63)
     parts = {
         "dense": DenseRetriever(store=book_store, k=20),
-        "bm25": BM25Retriever.from_documents(book_chunks, k=20, feedback_docs=0),
+        "bm25": BM25Retriever.from_documents(book_chunks, k=20),
     }
     theirs = HybridRetriever(retrievers=parts, k=3).invoke(BOOK_QUERY)
     assert [d.id for d in ours] == [d.id for d in theirs]
