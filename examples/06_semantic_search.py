@@ -5,7 +5,7 @@ query "how precise was the science":
 
 * dense (bundled all-MiniLM-L6-v2 in FAISS) finds the astronomers sentence first, though it
   shares no keyword with the query;
-* BM25 (the book's tokenizer) ranks the "2014 epic science fiction film" sentence first and
+* BM25 (the book's setup, ``BOOK_BM25``) ranks the "2014 epic science fiction film" sentence first and
   never sees the astronomers sentence;
 * hybrid (reciprocal rank fusion of the two) puts the Kip Thorne sentence first;
 * reranked: the hybrid shortlist judged by the embedded GGUF (``LLMReranker``, yes/no).
@@ -27,6 +27,7 @@ from langchain_core.retrievers import BaseRetriever
 
 from localchain.models import LlamaCppChat
 from localchain.retrievers import (
+    BOOK_BM25,
     BM25Retriever,
     DenseRetriever,
     FaissStore,
@@ -56,7 +57,7 @@ def main() -> None:
     print("chunks:", len(chunks))
 
     dense = DenseRetriever(store=FaissStore.from_documents(chunks, default_embeddings()), k=3)
-    bm25 = BM25Retriever.from_documents(chunks, k=3)
+    bm25 = BM25Retriever.from_documents(chunks, k=3, **BOOK_BM25)  # the book's BM25, as printed
     hybrid = HybridRetriever(retrievers={"dense": dense, "bm25": bm25}, k=3)
     judge = LLMReranker(llm=LlamaCppChat(temperature=0, seed=42, n_ctx=1024, max_tokens=4))
     reranked = RerankRetriever(base=hybrid, reranker=judge, shortlist_k=3, k=3)
