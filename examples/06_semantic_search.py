@@ -5,8 +5,8 @@ query "how precise was the science":
 
 * dense (bundled all-MiniLM-L6-v2 in FAISS) finds the astronomers sentence first, though it
   shares no keyword with the query;
-* BM25 (the book's setup, ``BOOK_BM25``) ranks the "2014 epic science fiction film" sentence first and
-  never sees the astronomers sentence;
+* BM25 (the book's setup, ``BOOK_BM25``) ranks the "2014 epic science fiction film"
+  sentence first and never sees the astronomers sentence;
 * hybrid (reciprocal rank fusion of the two) puts the Kip Thorne sentence first;
 * reranked: the hybrid shortlist judged by the embedded GGUF (``LLMReranker``, yes/no).
 
