@@ -12,6 +12,16 @@ from model_settings import TEST_CTX, llama_server
 from localchain.models import LlamaCppChat, embedded_model_path
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """A suite started in the background (``nohup make test &``) inherits Ctrl-C ignored, and
+    the Ctrl-C tests (in this process and in the CLI processes it starts) would get no
+    signal: give SIGINT Python's default handler back."""
+    import signal
+
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 @pytest.fixture(autouse=True)
 def isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """No LOCALCHAIN_* variables, config files or saved sessions from the machine leak in."""
