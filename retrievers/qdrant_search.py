@@ -27,7 +27,7 @@ from typing import Any
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
-from pydantic import ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from localchain.errors import EmptyQueryError
 from localchain.retrievers.qdrant_store import Feedback, QdrantStore
@@ -47,7 +47,26 @@ def _check(query: Any) -> str:
     return query
 
 
-class QdrantBM25Retriever(BaseRetriever):
+class _FeedbackSettings(BaseModel):
+    """RM3 query feedback on the BM25 side, with :class:`~.bm25.BM25Retriever`'s defaults."""
+
+    feedback_docs: int = Field(default_factory=lambda: _bm25_default("feedback_docs"), ge=0)
+    """RM3 query feedback on the BM25 side, as :class:`~.bm25.BM25Retriever`'s (default 5;
+    ``0`` turns it off): the query is expanded from this many best BM25 hits."""
+    feedback_terms: int = Field(default_factory=lambda: _bm25_default("feedback_terms"), ge=1)
+    """Expansion terms (BM25Retriever's default, 30)."""
+    feedback_query_weight: float = Field(
+        default_factory=lambda: _bm25_default("feedback_query_weight"), ge=0, le=1
+    )
+    """Share of the expanded query's weight kept by the original terms (0.4)."""
+
+    def _feedback(self) -> Feedback | None:
+        if not self.feedback_docs:
+            return None
+        return Feedback(self.feedback_docs, self.feedback_terms, self.feedback_query_weight)
+
+
+class QdrantBM25Retriever(_FeedbackSettings, BaseRetriever):
     """BM25 over a Qdrant collection's sparse vectors (IDF computed by the engine).
 
     Example:
@@ -67,20 +86,6 @@ class QdrantBM25Retriever(BaseRetriever):
     """Most hits per query."""
     filter: Any = None
     """A metadata filter dict (see :func:`.qdrant_points.qdrant_filter`) for every search."""
-    feedback_docs: int = Field(default_factory=lambda: _bm25_default("feedback_docs"), ge=0)
-    """RM3 query feedback on the BM25 side, as :class:`~.bm25.BM25Retriever`'s (default 5;
-    ``0`` turns it off): the query is expanded from this many best BM25 hits."""
-    feedback_terms: int = Field(default_factory=lambda: _bm25_default("feedback_terms"), ge=1)
-    """Expansion terms (BM25Retriever's default, 30)."""
-    feedback_query_weight: float = Field(
-        default_factory=lambda: _bm25_default("feedback_query_weight"), ge=0, le=1
-    )
-    """Share of the expanded query's weight kept by the original terms (0.4)."""
-
-    def _feedback(self) -> Feedback | None:
-        if not self.feedback_docs:
-            return None
-        return Feedback(self.feedback_docs, self.feedback_terms, self.feedback_query_weight)
 
     def _get_relevant_documents(
         self,
@@ -105,7 +110,7 @@ class QdrantBM25Retriever(BaseRetriever):
         )
 
 
-class QdrantHybridRetriever(BaseRetriever):
+class QdrantHybridRetriever(_FeedbackSettings, BaseRetriever):
     """Dense + BM25 fused by reciprocal rank inside Qdrant (one query: prefetch + RRF).
 
     Scores are ``sum 1 / (rank_constant + rank)`` over the two lists, as
@@ -137,20 +142,6 @@ class QdrantHybridRetriever(BaseRetriever):
     """Dense cosine below which a hit does not enter the fusion; ``None`` keeps all."""
     filter: Any = None
     """A metadata filter dict for every search."""
-    feedback_docs: int = Field(default_factory=lambda: _bm25_default("feedback_docs"), ge=0)
-    """RM3 query feedback on the BM25 side, as :class:`~.bm25.BM25Retriever`'s (default 5;
-    ``0`` turns it off): the query is expanded from this many best BM25 hits."""
-    feedback_terms: int = Field(default_factory=lambda: _bm25_default("feedback_terms"), ge=1)
-    """Expansion terms (BM25Retriever's default, 30)."""
-    feedback_query_weight: float = Field(
-        default_factory=lambda: _bm25_default("feedback_query_weight"), ge=0, le=1
-    )
-    """Share of the expanded query's weight kept by the original terms (0.4)."""
-
-    def _feedback(self) -> Feedback | None:
-        if not self.feedback_docs:
-            return None
-        return Feedback(self.feedback_docs, self.feedback_terms, self.feedback_query_weight)
 
     def _get_relevant_documents(
         self,
