@@ -28,15 +28,16 @@ log() { printf '[setup] %s\n' "$*" >&2; }
 flags_key=$(printf '%s|%s|%s|%s' "$llama_version" "$cmake_args" "$no_amx" "$($python -c 'import sys; print(sys.version.split()[0])')" | sha256sum | cut -c1-16)
 wheel_dir=${LOCALCHAIN_WHEEL_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/localchain/wheels}/llama-cpp-python-$llama_version-$flags_key
 
-# The eval HTML report is checked in a real headless browser (tests/evals): Debian's chromium.
-# Checked before the stamp, so an up-to-date venv still gets it on a fresh machine.
-if ! command -v chromium >/dev/null 2>&1; then
+# The eval HTML report and the web chat of `localchain serve` are checked in a real headless
+# browser (tests/evals, tests/serve): Debian's chromium, driven through chromium-driver.
+# Checked before the stamp, so an up-to-date venv still gets them on a fresh machine.
+if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    log "installing chromium (Debian package) for the eval report browser test"
-    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } >/dev/null \
-      || log "could not install chromium; the browser test will be skipped"
+    log "installing chromium and chromium-driver (Debian packages) for the browser tests"
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; } >/dev/null \
+      || log "could not install chromium; the browser tests will be skipped"
   else
-    log "chromium is missing; the eval report browser test needs it: sudo apt-get install chromium"
+    log "chromium or chromedriver is missing; the browser tests need them: sudo apt-get install chromium chromium-driver"
   fi
 fi
 

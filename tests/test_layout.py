@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-FEATURES = ("agents", "chains", "memory", "retrievers", "evals", "cli")
+FEATURES = ("agents", "chains", "memory", "retrievers", "evals", "serve", "cli")
 
 
 def _package_dirs() -> dict[str, str]:
@@ -76,6 +76,17 @@ def test_agents_and_evals_are_not_imported_below_them() -> None:
         for path in (ROOT / layer).rglob("*.py")
         for module in _imports(path)
         if _layer(module) in ("agents", "evals")
+    }
+    assert not offenders, sorted(offenders)
+
+
+def test_only_the_cli_imports_the_server() -> None:
+    offenders = {
+        f"{path.relative_to(ROOT)} imports {module}"
+        for layer in ("localchain", *FEATURES[:-2])
+        for path in (ROOT / layer).rglob("*.py")
+        for module in _imports(path)
+        if _layer(module) == "serve"
     }
     assert not offenders, sorted(offenders)
 
