@@ -381,12 +381,17 @@ class _ServerState:
 
     async def embed(self, body: EmbeddingRequest) -> dict[str, Any]:
         texts = body.texts
-        if body.encoding_format != "float":
-            raise ApiError(
-                400, "only encoding_format 'float' is supported", param="encoding_format"
-            )
         embeddings = await asyncio.to_thread(self.embeddings)
-        vectors = await asyncio.to_thread(embeddings.embed_documents, texts)
+        vectors: list[Any] = await asyncio.to_thread(embeddings.embed_documents, texts)
+        if body.encoding_format == "base64":
+            # What the openai client asks for by default: little-endian float32, base64.
+            import base64
+
+            import numpy as np
+
+            vectors = [
+                base64.b64encode(np.asarray(v, dtype="<f4").tobytes()).decode() for v in vectors
+            ]
         counter = getattr(embeddings, "count_tokens", None)
         tokens = sum(counter(t) for t in texts) if counter else sum(len(t.split()) for t in texts)
         name = getattr(embeddings, "model_name", None) or type(embeddings).__name__
