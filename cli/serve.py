@@ -4,7 +4,7 @@ The app is :func:`localchain.serve.create_app`; this command picks what answers,
 session store and starts uvicorn. It binds 127.0.0.1 unless ``--host`` says otherwise, and
 on SIGTERM or Ctrl-C stops taking requests, lets running answers finish for
 ``--grace`` seconds, then cancels the rest (a cancelled turn is not stored: sessions stay
-whole).
+whole), and exits as the signal's default action says (SIGTERM: status 143).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -157,6 +157,7 @@ def serve(
         file=sys.stderr,
         flush=True,
     )
+    server_class = _server_class()
     config = uvicorn.Config(
         app,
         host=host,
@@ -165,4 +166,24 @@ def serve(
         timeout_graceful_shutdown=grace,
         access_log=False,
     )
-    uvicorn.Server(config).run()
+    server_class(config).run()
+
+
+def _server_class() -> type:
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        """uvicorn's server, saying when it starts to stop. After a graceful stop uvicorn
+        raises the signal again, so the process ends as the signal's default says (SIGTERM:
+        exit status 143 / -15; Ctrl-C: "interrupted", 130)."""
+
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            if not self.should_exit:
+                print(
+                    "localchain serve: stopping; running answers get --grace seconds",
+                    file=sys.stderr,
+                    flush=True,
+                )
+            super().handle_exit(sig, frame)
+
+    return Server
