@@ -118,6 +118,15 @@ STAND_INS: list[tuple[str, str, str]] = [
         "server",
     ),
     (
+        "docs/serve.md",
+        ".venv/bin/localchain serve --port 8000 --temperature 0 --max-tokens 32",
+        "background",
+    ),
+    ("docs/serve.md", "curl -s http://127.0.0.1:8000/v1/models", "server"),
+    ("docs/serve.md", "import openai", "server"),
+    ("docs/serve.md", "from langchain_openai import ChatOpenAI", "server"),
+    ("docs/serve.md", "import httpx", "server"),
+    (
         "docs/troubleshooting.md",
         "from localchain import load_chat_model",
         "gguf models/qwen2.5-3b-instruct-q4_k_m.gguf",
