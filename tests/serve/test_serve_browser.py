@@ -129,3 +129,37 @@ def test_the_web_chat_streams_keeps_sessions_across_reloads_and_shows_the_answer
     browser.execute_script(click, f"#sessions li[data-session='{session}'] .delete")
     wait_for(lambda: session not in texts(browser, "#sessions li button.open"))
     assert not store.exists(session)
+
+
+def test_the_page_shows_rag_sources_and_agent_steps(browser: Any, serve: Any) -> None:
+    from langchain_core.language_models import FakeListChatModel
+
+    from localchain.agents import ReActAgent
+    from localchain.agents.tools import Calculator
+    from localchain.retrievers import BM25Retriever
+
+    retriever = BM25Retriever.from_texts(
+        ["The film grossed over $677 million worldwide.", "Nolan directed the film."],
+        metadatas=[{"source": "/kb/box-office.txt"}, {"source": "/kb/crew.txt"}],
+        k=2,
+    )
+    answers = FakeListChatModel(responses=["It grossed over $677 million. [1]"])
+    browser.get(serve(create_app(answers, rag=retriever)))
+    wait_for(lambda: "rag" in browser.find_element(By.ID, "info").text)
+    browser.find_element(By.ID, "input").send_keys("How much did the film gross?", Keys.ENTER)
+    wait_for(lambda: texts(browser, "#messages li.assistant.done"))
+    [content] = texts(browser, "#messages li.assistant .content")
+    assert content == "It grossed over $677 million. [1]"  # footnotes become the list below
+    sources = texts(browser, "#messages li.assistant .sources li")
+    assert sources[0].startswith("[1] * /kb/box-office.txt: The film grossed over $677 million")
+
+    steps = FakeListChatModel(responses=[
+        "Thought: multiply\nAction: calculator\nAction Input: 12 * 34",
+        "Thought: done\nFinal Answer: 408"])  # fmt: skip
+    agent = ReActAgent(llm=steps, tools=[Calculator()], max_iterations=3)
+    browser.get(serve(create_app(agent)))
+    wait_for(lambda: "agent" in browser.find_element(By.ID, "info").text)
+    browser.find_element(By.ID, "input").send_keys("What is 12 * 34?", Keys.ENTER)
+    wait_for(lambda: texts(browser, "#messages li.assistant.done"))
+    assert texts(browser, "#messages li.assistant .steps li") == ["calculator(12 * 34) -> 408"]
+    assert texts(browser, "#messages li.assistant .content") == ["408"]
