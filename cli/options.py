@@ -30,6 +30,7 @@ __all__ = [
     "ModelOpt",
     "ModelOptions",
     "NCtxOpt",
+    "NParallelOpt",
     "NoThresholdOpt",
     "QueriesOpt",
     "QuestionArg",
@@ -53,9 +54,7 @@ ModelOpt = Annotated[
     str | None,
     typer.Option("--model", "-m", help="GGUF path (or model name for a remote backend)."),
 ]
-BackendOpt = Annotated[
-    str | None, typer.Option("--backend", help="llamacpp, openai or cohere.")
-]
+BackendOpt = Annotated[str | None, typer.Option("--backend", help="llamacpp, openai or cohere.")]
 BaseUrlOpt = Annotated[
     str | None, typer.Option("--base-url", help="OpenAI-compatible server URL (selects openai).")
 ]
@@ -64,6 +63,15 @@ TemperatureOpt = Annotated[
 ]
 MaxTokensOpt = Annotated[int | None, typer.Option("--max-tokens", help="Most tokens per answer.")]
 NCtxOpt = Annotated[int | None, typer.Option("--n-ctx", help="Context window in tokens.")]
+NParallelOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--n-parallel",
+        min=1,
+        max=64,
+        help="Answers a local model decodes together (batched decoding).",
+    ),
+]
 SeedOpt = Annotated[int | None, typer.Option("--seed", help="Sampling seed.")]
 TemplateOpt = Annotated[
     str | None,
@@ -125,6 +133,7 @@ class ModelOptions:
     temperature: TemperatureOpt = None
     max_tokens: MaxTokensOpt = None
     n_ctx: NCtxOpt = None
+    n_parallel: NParallelOpt = None
     seed: SeedOpt = None
     chat_template: TemplateOpt = None
 

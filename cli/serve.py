@@ -120,7 +120,8 @@ def serve(
 
     store = SQLiteSessionStore(sessions_file)
     store.sessions()  # a file that is not a session database fails now, not per request
-    llm = load_chat_model(settings=model_options.settings())
+    settings = model_options.settings()
+    llm = load_chat_model(settings=settings)
     target: object = llm
     retriever = None
     if rag is not None:

@@ -41,7 +41,6 @@ __all__ = [
 ]
 
 
-
 class UnknownSettingWarning(UserWarning):
     """A config file names a key that is not a setting (a typo, usually); it is ignored.
 
@@ -91,6 +90,9 @@ class Settings(BaseSettings):
     """CPU threads for llama.cpp; unset means all cores."""
     n_batch: int = Field(512, ge=1)
     """Prompt tokens evaluated per llama.cpp batch."""
+    n_parallel: int = Field(1, ge=1, le=64)
+    """Generations a local model decodes together (batched decoding; each has ``n_ctx``
+    tokens of its own); 1 answers one call at a time."""
     seed: int = DEFAULT_SAMPLING.seed
     """Sampling seed; with temperature 0 answers are deterministic anyway."""
     temperature: float = Field(DEFAULT_SAMPLING.temperature, ge=0.0, le=2.0)

@@ -176,7 +176,8 @@ def create_app(
     backend = backend_for(
         target, rag=rag, store=store, memory=memory, system_prompt=system_prompt, model_id=model_id
     )
-    limits = limits or ServeLimits()
+    # As many requests at the model as it decodes together (batched decoding).
+    limits = limits or ServeLimits(parallel=getattr(backend.llm, "n_parallel", 1) or 1)
     gate = ModelGate(parallel=limits.parallel, max_queue=limits.max_queue)
     state = _ServerState(backend, gate, limits, embeddings)
     app = FastAPI(title="localchain", docs_url=None, redoc_url=None, openapi_url="/openapi.json")

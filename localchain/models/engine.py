@@ -31,6 +31,7 @@ from llama_cpp.llama_grammar import JSON_GBNF
 from localchain.errors import ConfigError, ContextOverflowError, ModelLoadError
 from localchain.gguf import GGUFInfo, read_gguf_info
 from localchain.grammars import json_schema_grammar
+from localchain.models.batching import BatchScheduler
 from localchain.sampling import DEFAULT_SAMPLING, SamplingParams
 
 __all__ = [
@@ -66,9 +67,11 @@ def _check_memory(info: GGUFInfo, n_ctx: int) -> None:
     free = available_memory_bytes()
     if kv is None or free is None or kv + info.size_bytes <= free:
         return
-    trained = f"; the model was trained with {info.context_length} tokens" if (
-        info.context_length
-    ) else ""
+    trained = (
+        f"; the model was trained with {info.context_length} tokens"
+        if (info.context_length)
+        else ""
+    )
     raise ConfigError(
         f"n_ctx={n_ctx} needs about {kv / 2**30:,.1f} GiB for the KV cache (plus "
         f"{info.size_bytes / 2**30:,.1f} GiB of weights), more than the "
@@ -105,6 +108,9 @@ class ContextOptions:
     """Load for embeddings (mean pooling) instead of generation."""
     verbose: bool = False
     """Let llama.cpp log to stderr."""
+    n_parallel: int = 1
+    """Generations decoded together (batched decoding, each with ``n_ctx`` tokens of its
+    own); 1 generates one call at a time under the lock."""
 
 
 @dataclass
@@ -173,9 +179,14 @@ class LlamaCppEngine:
         """The settings the context was loaded with (the engine cache's key)."""
         n_ctx, n_threads = self.options.n_ctx, self.options.n_threads
         self.embedding = embedding = self.options.embedding
+        self.n_parallel = n_parallel = self.options.n_parallel
+        if n_parallel < 1:
+            raise ConfigError(f"n_parallel must be at least 1, got {n_parallel}")
+        if embedding and n_parallel > 1:
+            raise ConfigError("an embedding engine decodes no answers: n_parallel must be 1")
         self.info: GGUFInfo = read_gguf_info(self.path)
         trained = self.info.context_length
-        _check_memory(self.info, n_ctx)
+        _check_memory(self.info, n_ctx * n_parallel)
         if trained and n_ctx > trained:
             warnings.warn(
                 f"n_ctx={n_ctx} is larger than the {trained} tokens {self.path.name} was "
@@ -192,10 +203,13 @@ class LlamaCppEngine:
                 "n_batch": n_ctx,
                 "n_ubatch": n_ctx,
             }
+        if n_parallel > 1:
+            # The batch scheduler has a context of its own; this one only tokenizes.
+            extra["n_batch"] = min(self.options.n_batch, 256)
         try:
             self.llama = Llama(
                 model_path=str(self.path),
-                n_ctx=n_ctx,
+                n_ctx=n_ctx if n_parallel == 1 else 256,
                 n_threads=n_threads,
                 n_threads_batch=n_threads,
                 seed=self.options.seed,
@@ -204,7 +218,15 @@ class LlamaCppEngine:
             )
         except (ValueError, RuntimeError, OSError) as err:
             raise ModelLoadError(str(self.path), f"llama.cpp refused it: {err}") from err
-        self.n_ctx = self.llama.n_ctx()
+        self.scheduler: BatchScheduler | None = None
+        if n_parallel > 1:
+            self.scheduler = BatchScheduler(
+                self.llama, n_parallel=n_parallel, n_ctx=n_ctx, n_batch=self.options.n_batch,
+                n_threads=n_threads,
+            )  # fmt: skip
+            self.n_ctx = self.scheduler.n_ctx
+        else:
+            self.n_ctx = self.llama.n_ctx()
         self.lock = threading.Lock()
         model = self.llama._model
         self.add_bos = bool(model.add_bos_token())
@@ -278,15 +300,22 @@ class LlamaCppEngine:
         pieces: queue.SimpleQueue[Any] = queue.SimpleQueue()
         cancel = threading.Event()
         waited = time.perf_counter()
+        if self.scheduler is not None:
+            self.scheduler.submit(
+                tokens, params, stop=stop, grammar=_grammar_source(grammar), emit=pieces.put,
+                cancel=cancel, on_done=lambda r: pieces.put(r.stats if r.error is None
+                                                             else _Failed(r.error)),
+            )  # fmt: skip
+        else:
 
-        def produce() -> None:
-            try:
-                pieces.put(self._run(tokens, params, stop, grammar, pieces.put, cancel, waited))
-            except BaseException as err:  # handed to the reader, who raises it
-                pieces.put(_Failed(err))
+            def produce() -> None:
+                try:
+                    pieces.put(self._run(tokens, params, stop, grammar, pieces.put, cancel, waited))
+                except BaseException as err:  # handed to the reader, who raises it
+                    pieces.put(_Failed(err))
 
-        worker = threading.Thread(target=produce, name="localchain-generate", daemon=True)
-        worker.start()
+            worker = threading.Thread(target=produce, name="localchain-generate", daemon=True)
+            worker.start()
         try:
             while True:
                 item = pieces.get()
@@ -309,6 +338,19 @@ class LlamaCppEngine:
         """Generate the whole answer at once (no per-token Python work while sampling)."""
         self._check_fits(tokens, params)
         parts: list[str] = []
+        if self.scheduler is not None:
+            request = self.scheduler.submit(
+                tokens,
+                params,
+                stop=stop,
+                grammar=_grammar_source(grammar),
+                emit=parts.append,
+                cancel=threading.Event(),
+            )
+            request.done.wait()
+            if request.error is not None:
+                raise request.error
+            return "".join(parts), request.stats
         stats = self._run(
             tokens, params, stop, grammar, parts.append, None, time.perf_counter(), stream=False
         )
@@ -397,13 +439,24 @@ class LlamaCppEngine:
 
     def reset(self) -> None:
         """Forget the KV cache, so the next prompt is evaluated from scratch."""
+        if self.scheduler is not None:
+            self.scheduler.reset()
         with self.lock:
             self.llama.reset()
 
     def close(self) -> None:
         """Free the model and its context."""
+        if self.scheduler is not None:
+            self.scheduler.close()
         with self.lock:
             self.llama.close()
+
+
+def _grammar_source(grammar: LlamaGrammar | None) -> tuple[str, str] | None:
+    """The GBNF text and root rule of a compiled grammar, for the batch scheduler."""
+    if grammar is None:
+        return None
+    return grammar._grammar, getattr(grammar, "_root", "root")
 
 
 def grammar_text(
@@ -452,8 +505,8 @@ _ENGINES_LOCK = threading.Lock()
 
 def get_engine(path: str | Path, **options: Any) -> LlamaCppEngine:
     """The shared engine for this file and context settings (:class:`ContextOptions`:
-    ``n_ctx``, ``n_threads``, ``n_batch``, ``seed``, ``embedding``, ``verbose``), loaded on
-    first use.
+    ``n_ctx``, ``n_threads``, ``n_batch``, ``seed``, ``embedding``, ``verbose``,
+    ``n_parallel``), loaded on first use.
 
     Every setting that shapes the context is part of the key: the same file with another
     ``n_ctx``, thread count, batch size, seed or embedding mode is another engine.
@@ -491,5 +544,3 @@ def unload_engines() -> None:
         _ENGINES.clear()
     for engine in engines:
         engine.close()
-
-

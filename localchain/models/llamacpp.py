@@ -83,6 +83,10 @@ class _LlamaCppBase(BaseModel):
     """CPU threads (None: all cores)."""
     n_batch: int = Field(512, ge=1)
     """Prompt tokens per llama.cpp batch."""
+    n_parallel: int = Field(1, ge=1, le=64)
+    """Calls decoded together (batched decoding: threads, ``batch()``, asyncio and server
+    requests share each decode step); each has ``n_ctx`` tokens of its own. 1: one call at
+    a time."""
     temperature: float = Field(DEFAULT_SAMPLING.temperature, ge=0.0, le=2.0)
     """0 means greedy decoding."""
     top_p: float = Field(DEFAULT_SAMPLING.top_p, gt=0.0, le=1.0)
@@ -115,6 +119,7 @@ class _LlamaCppBase(BaseModel):
             n_ctx=self.n_ctx,
             n_threads=self.n_threads or os.cpu_count() or 1,
             n_batch=self.n_batch,
+            n_parallel=self.n_parallel,
             seed=self.seed,
             verbose=self.verbose,
         )
@@ -152,9 +157,7 @@ class _LlamaCppBase(BaseModel):
             return self.get_num_tokens(prompt)
         raise TypeError(f"{type(self).__name__} counts text prompts, not messages")
 
-    def _split_kwargs(
-        self, kwargs: dict[str, Any]
-    ) -> tuple[SamplingParams, str | None]:
+    def _split_kwargs(self, kwargs: dict[str, Any]) -> tuple[SamplingParams, str | None]:
         unknown = {k for k in kwargs if k not in _SAMPLING_KEYS | _GRAMMAR_KEYS}
         unknown = {k for k in unknown if not k.startswith("ls_")}
         if unknown:
@@ -194,6 +197,7 @@ class _LlamaCppBase(BaseModel):
             "n_ctx": settings.n_ctx,
             "n_threads": settings.n_threads,
             "n_batch": settings.n_batch,
+            "n_parallel": settings.n_parallel,
             "temperature": settings.temperature,
             "top_p": settings.top_p,
             "top_k": settings.top_k,
@@ -342,9 +346,7 @@ class LlamaCppChat(_LlamaCppBase, BaseChatModel):
         assert self._template is not None
         return self._template
 
-    def render(
-        self, messages: Sequence[BaseMessage], tools: Sequence[Any] | None = None
-    ) -> str:
+    def render(self, messages: Sequence[BaseMessage], tools: Sequence[Any] | None = None) -> str:
         """The exact prompt text the model sees for these messages (and bound tools).
 
         Example:
@@ -461,7 +463,9 @@ class LlamaCppChat(_LlamaCppBase, BaseChatModel):
             if (tool := objects.get(spec["function"]["name"])) is not None
             and (grammar := described_arguments(tool, spec, view)) is not None
         }
-        offered = [name for name in names if name not in objects or tool_offered(objects[name], view)]
+        offered = [
+            name for name in names if name not in objects or tool_offered(objects[name], view)
+        ]
         fmt = self.tool_format
         gbnf = calls_grammar(
             specs,
@@ -653,8 +657,7 @@ class LlamaCppChat(_LlamaCppBase, BaseChatModel):
             raise TypeError(f"unsupported arguments: {sorted(kwargs)}")
         if method not in ("json_schema", "function_calling", "json_mode"):
             raise ValueError(
-                "method must be 'json_schema', 'function_calling' or 'json_mode', "
-                f"not {method!r}"
+                f"method must be 'json_schema', 'function_calling' or 'json_mode', not {method!r}"
             )
         traced = {"kwargs": {"method": method}, "schema": convert_to_json_schema(schema)}
         if method == "json_schema":
