@@ -95,7 +95,9 @@ def eval_command(
                               "the report.")] = None,
     strictness: Annotated[int, typer.Option(
         "--strictness", min=1, help="Questions answer relevancy generates per answer.")] = 3,
-    concurrency: Annotated[int, typer.Option("--concurrency", min=1)] = 1,
+    concurrency: Annotated[int | None, typer.Option(
+        "--concurrency", min=1, help="Jobs in flight (default: as many as the judge decodes "
+        "together, --n-parallel).")] = None,
     limit: Annotated[int | None, typer.Option(
         "--limit", min=1, help="calibrate: first N items of each class only.")] = None,
     out: Annotated[Path | None, typer.Option(

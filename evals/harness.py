@@ -83,9 +83,10 @@ class EvalSettings(BaseModel):
 
     k: int = Field(5, ge=1)
     """Cut-off of recall@k and nDCG@k."""
-    concurrency: int = Field(1, ge=1)
-    """(sample, metric) jobs in flight. A local judge serializes on its lock anyway; raise it
-    for a remote judge."""
+    concurrency: int | None = Field(None, ge=1)
+    """(sample, metric) jobs in flight. None: as many as the judge decodes together (a
+    llama.cpp judge loaded with ``n_parallel=N`` judges N statements at once; otherwise 1,
+    as a local model answers one call at a time). Raise it for a remote judge."""
     metric_timeout_s: float = Field(300.0, gt=0)
     """Time limit for one metric on one sample; past it the score is ``judge_timeout``."""
     target_timeout_s: float = Field(300.0, gt=0)
@@ -94,6 +95,20 @@ class EvalSettings(BaseModel):
     """Questions answer relevancy generates back from each answer."""
     factual_mode: str = Field("f1", pattern="^(precision|recall|f1)$")
     """Factual correctness mode."""
+
+
+def _parallel_of(*models: Any) -> int:
+    """The most calls any of these models decodes together (1 when none says)."""
+    from localchain.models.capabilities import capabilities
+
+    found = [1]
+    for model in models:
+        inner = getattr(model, "llm", model)
+        try:
+            found.append(capabilities(inner).parallel)
+        except Exception:  # noqa: BLE001 - a target that is not a model: 1
+            continue
+    return max(found)
 
 
 def package_versions() -> dict[str, str]:
@@ -433,7 +448,7 @@ async def _evaluate(
              for m in run.judged}
     if run.judge is not None:
         run.judge.reset_usage()
-    gate = asyncio.Semaphore(settings.concurrency)
+    gate = asyncio.Semaphore(settings.concurrency or _parallel_of(judge, target))
 
     async def answer(index: int, sample: EvalSample) -> None:
         async with gate:

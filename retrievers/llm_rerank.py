@@ -121,4 +121,13 @@ class LLMReranker(Reranker):
         return int(text) / 10
 
     def score(self, query: str, documents: Sequence[Document]) -> list[float]:
-        return [self.judge(query, d.page_content) for d in documents]
+        """The scores of the documents, in order; a judge that decodes several calls
+        together (``n_parallel``) scores that many passages at once."""
+        self.warm_up()
+        parallel = min(capabilities(self._judge).parallel, len(documents))
+        if parallel <= 1:
+            return [self.judge(query, d.page_content) for d in documents]
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="rerank") as pool:
+            return list(pool.map(lambda d: self.judge(query, d.page_content), documents))

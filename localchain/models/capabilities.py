@@ -78,6 +78,9 @@ class Capabilities:
     """The GGUF file's metadata, for local models."""
     chat_template: str | None = None
     """The chat template's name, for local chat models."""
+    parallel: int = 1
+    """Calls the model answers together (llama.cpp's ``n_parallel``: batched decoding);
+    callers with many independent calls (a judge, a reranker) run that many at once."""
 
     @property
     def counts_tokens(self) -> bool:

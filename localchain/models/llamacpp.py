@@ -150,6 +150,7 @@ class _LlamaCppBase(BaseModel):
             max_tokens_option=True,
             counter=self._count_prompt,
             info=self.engine.info,
+            parallel=self.engine.n_parallel,
         )
 
     def _count_prompt(self, prompt: str | Sequence[BaseMessage]) -> int:

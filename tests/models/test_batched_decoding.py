@@ -198,3 +198,22 @@ def test_n_parallel_is_a_setting_and_one_keeps_the_single_context() -> None:
     assert single.engine.scheduler is None
     with pytest.raises(ValueError):
         LlamaCppChat(n_ctx=512, n_parallel=0)
+
+
+def test_the_reranker_and_the_eval_judge_use_the_parallel_slots(
+    batched: LlamaCppChat, chat: LlamaCppChat
+) -> None:
+    from langchain_core.documents import Document
+
+    from localchain.evals.harness import EvalSettings, _parallel_of
+    from localchain.models.capabilities import capabilities
+    from localchain.retrievers.llm_rerank import LLMReranker
+
+    assert capabilities(batched).parallel == 4 and capabilities(chat).parallel == 1
+    assert EvalSettings().concurrency is None and _parallel_of(batched, None) == 4
+    docs = [Document(text) for text in (
+        "Paris is the capital of France.", "Bananas are yellow.", "France borders Spain.",
+        "The Seine flows through Paris.", "Cats sleep a lot.")]  # fmt: skip
+    together = LLMReranker(llm=batched).score("What is the capital of France?", docs)
+    one_by_one = LLMReranker(llm=chat).score("What is the capital of France?", docs)
+    assert together == one_by_one
