@@ -60,8 +60,9 @@ def _rows(samples: int) -> list[dict[str, Any]]:
             for i in chosen[:samples]]
 
 
-def run_localchain(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    judge = ConstrainedJudge(LlamaCppChat(temperature=0, n_ctx=N_CTX), max_tokens=MAX_TOKENS)
+def run_localchain(rows: list[dict[str, Any]], n_parallel: int = 1) -> dict[str, Any]:
+    model = LlamaCppChat(temperature=0, n_ctx=N_CTX, n_parallel=n_parallel)
+    judge = ConstrainedJudge(model, max_tokens=MAX_TOKENS)
     started = time.perf_counter()
     result = evaluate_rag(None, rows, metrics=["faithfulness"], judge=judge, progress=False)
     seconds = time.perf_counter() - started
@@ -76,6 +77,7 @@ def run_localchain(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "mean": summary.mean,
         "judge_calls": result.metadata.judge.calls,
         "judge_attempts": result.metadata.judge.attempts,
+        "n_parallel": n_parallel,
     }
 
 
@@ -116,6 +118,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--samples", type=int, default=20, help="rows to score (default 20)")
     parser.add_argument("--only", choices=["localchain", "ragas"], default=None)
     parser.add_argument("--out", type=Path, help="write the JSON here too")
+    parser.add_argument("--n-parallel", type=int, default=1,
+                        help="judge model slots (batched decoding); jobs in flight follow it")
     args = parser.parse_args(argv)
     rows = _rows(args.samples)
     load0 = round(os.getloadavg()[0], 2)
@@ -130,7 +134,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                                                    "langchain-community")},
     }
     if args.only in (None, "localchain"):
-        out["localchain"] = run_localchain(rows)
+        out["localchain"] = run_localchain(rows, args.n_parallel)
     if args.only in (None, "ragas"):
         out["stock_ragas"] = run_stock_ragas(rows)
     if "localchain" in out and "stock_ragas" in out and out["localchain"]["seconds"]:

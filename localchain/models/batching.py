@@ -124,6 +124,8 @@ class BatchScheduler:
         self._memory = llama_cpp.llama_get_memory(self._ctx)
         self._batch = llama_cpp.llama_batch_init(self.n_batch, 0, 1)
         self._slots = [_Slot(seq=i) for i in range(n_parallel)]
+        self.peak_running = 0
+        """The most requests that ran together so far (set it to 0 to measure again)."""
         self._waiting: deque[_Request] = deque()
         self._resets: list[threading.Event] = []
         self._wake = threading.Condition()
@@ -237,6 +239,8 @@ class BatchScheduler:
                 continue
             slot = max(free, key=lambda s: (_common(s.cached, request.tokens), -s.seq))
             self._start(slot, request)
+            running = sum(s.request is not None for s in self._slots)
+            self.peak_running = max(self.peak_running, running)
 
     def _start(self, slot: _Slot, request: _Request) -> None:
         # Reuse the cached prefix; at least the last prompt token is evaluated again, for

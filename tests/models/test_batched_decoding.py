@@ -185,7 +185,9 @@ def test_batch_and_abatch_answer_every_input(batched: LlamaCppChat) -> None:
         "Name a tree.",
         "Name a bird.",
     ]
+    batched.engine.scheduler.peak_running = 0
     answers = batched.batch(questions)
+    assert batched.engine.scheduler.peak_running >= 2
     assert [bool(a.content.strip()) for a in answers] == [True] * 6
     assert all(a.usage_metadata["output_tokens"] <= 24 for a in answers)
 
@@ -214,6 +216,9 @@ def test_the_reranker_and_the_eval_judge_use_the_parallel_slots(
     docs = [Document(text) for text in (
         "Paris is the capital of France.", "Bananas are yellow.", "France borders Spain.",
         "The Seine flows through Paris.", "Cats sleep a lot.")]  # fmt: skip
-    together = LLMReranker(llm=batched).score("What is the capital of France?", docs)
-    one_by_one = LLMReranker(llm=chat).score("What is the capital of France?", docs)
-    assert together == one_by_one
+    batched.engine.scheduler.peak_running = 0
+    scores = LLMReranker(llm=batched).score("What is the capital of France?", docs)
+    assert len(scores) == 5 and set(scores) <= {0.0, 1.0}
+    assert batched.engine.scheduler.peak_running >= 2  # judged together, not one by one
+    # (Scores may differ from one-by-one judging: a batch's arithmetic differs a little
+    # from a single sequence's, which can flip a 135M model's borderline yes/no.)
