@@ -24,6 +24,7 @@ from localchain.cli.options import (
     MaxTokensOpt,
     ModelOpt,
     NCtxOpt,
+    NParallelOpt,
     print_json,
     settings_from_options,
 )
@@ -104,6 +105,7 @@ def eval_command(
         "--out", help="calibrate: write the calibration report JSON here.")] = None,
     model: ModelOpt = None,
     n_ctx: NCtxOpt = None,
+    n_parallel: NParallelOpt = None,
     max_tokens: MaxTokensOpt = None,
     json_output: JsonOpt = False,
 ) -> None:
@@ -121,9 +123,10 @@ def eval_command(
     from localchain.evals.harness import EvalInterrupted
     from localchain.models.registry import load_chat_model
 
-    settings = settings_from_options(model=model, n_ctx=n_ctx)
+    settings = settings_from_options(model=model, n_ctx=n_ctx, n_parallel=n_parallel)
     # --max-tokens bounds the RAG chain's answers (--store); the judge keeps its own budget.
-    answer_settings = settings_from_options(model=model, n_ctx=n_ctx, max_tokens=max_tokens)
+    answer_settings = settings_from_options(model=model, n_ctx=n_ctx, n_parallel=n_parallel,
+                                            max_tokens=max_tokens)
     eval_settings = EvalSettings(k=k, strictness=strictness, concurrency=concurrency)
     progress = True  # on stderr: bars on a terminal, else a line per finished sample
 
