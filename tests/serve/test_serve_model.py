@@ -256,3 +256,30 @@ def test_agent_mode_streams_its_steps_then_the_answer(serve: Any, chat: LlamaCpp
     assert last["localchain"]["steps"] == steps
     # The run ended on an answer, not on a budget (the guard may end a repeated action).
     assert last["localchain"]["stopped_reason"] in ("final_answer", "repeated_action")
+
+
+def test_a_batched_model_answers_as_many_requests_at_once_as_it_has_slots(serve: Any) -> None:
+    import threading
+
+    model = LlamaCppChat(temperature=0, max_tokens=12, n_ctx=512, n_parallel=2, seed=42)
+    url = serve(create_app(model))
+    assert httpx.get(f"{url}/v1/info").json()["queue"]["max_queue"] == 8
+    model.engine.scheduler.peak_running = 0
+    answers: list[dict[str, Any]] = []
+
+    def ask(text: str) -> None:
+        answers.append(
+            httpx.post(
+                f"{url}/v1/chat/completions",
+                timeout=120,
+                json={"messages": [{"role": "user", "content": text}], "max_tokens": 12},
+            ).json()
+        )
+
+    threads = [threading.Thread(target=ask, args=(q,)) for q in ("Name a fruit.", "Name a sea.")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert [bool(a["choices"][0]["message"]["content"]) for a in answers] == [True, True]
+    assert model.engine.scheduler.peak_running == 2
