@@ -103,7 +103,8 @@ def _parallel_of(*models: Any) -> int:
 
     found = [1]
     for model in models:
-        inner = getattr(model, "llm", model)
+        # A judge holds its model as ``chat`` (ConstrainedJudge) or ``llm``.
+        inner = getattr(model, "chat", None) or getattr(model, "llm", None) or model
         try:
             found.append(capabilities(inner).parallel)
         except Exception:  # noqa: BLE001 - a target that is not a model: 1

@@ -212,7 +212,11 @@ def test_the_reranker_and_the_eval_judge_use_the_parallel_slots(
     from localchain.retrievers.llm_rerank import LLMReranker
 
     assert capabilities(batched).parallel == 4 and capabilities(chat).parallel == 1
+    from localchain.evals import ConstrainedJudge
+
     assert EvalSettings().concurrency is None and _parallel_of(batched, None) == 4
+    assert _parallel_of(ConstrainedJudge(batched), None) == 4
+    assert _parallel_of(ConstrainedJudge(chat), None) == 1
     docs = [Document(text) for text in (
         "Paris is the capital of France.", "Bananas are yellow.", "France borders Spain.",
         "The Seine flows through Paris.", "Cats sleep a lot.")]  # fmt: skip
