@@ -1,4 +1,5 @@
-"""The ``localchain`` command line: ask, chat, agent, index, retrieve, rag, eval, models, config.
+"""The ``localchain`` command line: ask, chat, agent, index, retrieve, rag, eval, topics, models,
+config.
 
 Errors go to stderr with exit code 1 (2 for bad usage); ``--json`` output goes to stdout.
 
@@ -23,6 +24,7 @@ from localchain.cli.model_info import models
 from localchain.cli.options import InputError
 from localchain.cli.rag import rag_app
 from localchain.cli.retrieve import retrieve
+from localchain.cli.topics import topics
 from localchain.errors import LocalchainError
 
 __all__ = ["app", "main"]
@@ -43,6 +45,7 @@ app.command()(retrieve)
 app.add_typer(rag_app, name="rag")
 app.command()(agent)
 app.command("eval")(eval_command)
+app.command()(topics)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -114,7 +114,11 @@ class TopicSettings(BaseModel):
     ``None`` lets UMAP run in parallel, and differ from run to run."""
     label_prompt: str = LABEL_PROMPT
     """The prompt for labels: ``[KEYWORDS]`` and ``[DOCUMENTS]`` are filled in."""
-    label_max_tokens: int = Field(default=16, ge=2)
+    label_max_tokens: int = Field(default=24, ge=2)
+    """Token budget of one label."""
+    label_words: Literal["grounded", "free"] = "grounded"
+    """``grounded``: a label's words come from its keywords and documents (what the
+    embedded model needs); ``free``: any words, for larger models (see :mod:`.labels`)."""
 
     def needed(self) -> int:
         """Distinct documents needed: two topics' worth, and UMAP's own minimum."""
@@ -212,7 +216,12 @@ def topic_model(
     """
     chosen = TopicSettings.model_validate({**(settings or TopicSettings()).model_dump(), **options})
     labeler = (
-        TopicLabeler(llm, prompt=chosen.label_prompt, max_tokens=chosen.label_max_tokens)
+        TopicLabeler(
+            llm,
+            prompt=chosen.label_prompt,
+            max_tokens=chosen.label_max_tokens,
+            words=chosen.label_words,
+        )
         if llm is not None
         else None
     )
