@@ -17,8 +17,6 @@ import numpy as np
 from bertopic.backend import BaseEmbedder
 from langchain_core.embeddings import Embeddings
 
-from localchain.retrievers.embeddings import embed_matrix
-
 __all__ = ["EmbeddingsBackend"]
 
 
@@ -37,5 +35,7 @@ class EmbeddingsBackend(BaseEmbedder):
 
     def embed(self, documents: list[str], verbose: bool = False) -> np.ndarray:
         """One row per text."""
+        from localchain.retrievers.embeddings import embed_matrix
+
         del verbose  # localchain shows its own progress
         return embed_matrix(self.embeddings, [str(d) for d in documents])

@@ -118,7 +118,8 @@ def repair_label(text: str) -> str:
     """
     for line in text.splitlines():
         line = _PREFIX.sub("", line.strip())
-        words = _WORD.findall(line)
+        words = [w.strip("'-") for w in _WORD.findall(line)]
+        words = [w for w in words if w]
         if words:
             return " ".join(words[:MAX_LABEL_WORDS])
     return ""
