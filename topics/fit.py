@@ -209,6 +209,13 @@ def topic_model(
     model raises, or answers nothing usable) leaves that topic its keyword label; the run
     goes on and counts it (``result.label_failures``).
 
+    Example:
+        >>> texts = [f"Laminar flow over a flat plate, case {i}." for i in range(12)] + [
+        ...     f"Fatigue cracks in riveted joints, specimen {i}." for i in range(12)] + [""]
+        >>> result = topic_model(texts, min_topic_size=5, n_neighbors=5, progress=False).result
+        >>> len(result.topics), result.empty_documents, result.documents[-1].topic
+        (2, 1, -1)
+
     Raises:
         TooFewDocumentsError: fewer distinct non-empty documents than two topics need.
         EmbeddingMismatchError: ``embeddings`` are not the model the index was built with.
