@@ -1,5 +1,5 @@
-"""The ``localchain`` command line: ask, chat, agent, index, retrieve, rag, eval, serve, models,
-config.
+"""The ``localchain`` command line: ask, chat, agent, index, retrieve, rag, eval, serve,
+topics, models, config.
 
 Errors go to stderr with exit code 1 (2 for bad usage); ``--json`` output goes to stdout.
 
@@ -25,6 +25,7 @@ from localchain.cli.options import InputError
 from localchain.cli.rag import rag_app
 from localchain.cli.retrieve import retrieve
 from localchain.cli.serve import serve
+from localchain.cli.topics import topics
 from localchain.errors import LocalchainError
 
 __all__ = ["app", "main"]
@@ -46,6 +47,7 @@ app.add_typer(rag_app, name="rag")
 app.command()(agent)
 app.command("eval")(eval_command)
 app.command()(serve)
+app.command()(topics)
 
 
 def main(argv: list[str] | None = None) -> int:

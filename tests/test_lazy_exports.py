@@ -8,7 +8,13 @@ import importlib
 
 import pytest
 
-PACKAGES = ["localchain", "localchain.agents", "localchain.retrievers", "localchain.evals"]
+PACKAGES = [
+    "localchain",
+    "localchain.agents",
+    "localchain.retrievers",
+    "localchain.evals",
+    "localchain.topics",
+]
 
 
 @pytest.mark.parametrize("name", PACKAGES)

@@ -36,6 +36,7 @@ PAGES = {
     "localchain.agents.tools": "tools",
     "localchain.retrievers": "retrievers",
     "localchain.evals": "evals",
+    "localchain.topics": "topics",
 }
 
 # Modules whose docstring examples no other test runs. The agents, tools, retrievers, evals

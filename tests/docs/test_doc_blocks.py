@@ -127,6 +127,11 @@ STAND_INS: list[tuple[str, str, str]] = [
     ("docs/serve.md", "from langchain_openai import ChatOpenAI", "server"),
     ("docs/serve.md", "import httpx", "server"),
     (
+        "docs/topics.md",
+        "from localchain import load_chat_model",
+        "gguf models/qwen2.5-1.5b-instruct-q4_k_m.gguf",
+    ),
+    (
         "docs/troubleshooting.md",
         "from localchain import load_chat_model",
         "gguf models/qwen2.5-3b-instruct-q4_k_m.gguf",
