@@ -25,9 +25,12 @@ def run(*args: str, cwd: Path, stdin: str | None = None, env: dict[str, str] | N
 TOP_LEVEL = {"agent", "ask", "chat", "config", "eval", "index", "models", "rag", "retrieve"}
 """Every command the app must register; dropping one fails the help tests."""
 SUB_COMMANDS = {"rag ask"}
-MODEL_COMMANDS = ["agent", "ask", "chat", "models", "rag ask"]
+MODEL_COMMANDS = ["agent", "ask", "chat", "models", "rag ask", "serve", "topics"]
 """The commands that load a chat model, and so take every model option."""
-PARTIAL_MODEL_COMMANDS = {"eval": {"model", "n_ctx", "max_tokens"}, "retrieve": {"model", "n_ctx"}}
+PARTIAL_MODEL_COMMANDS = {
+    "eval": {"model", "n_ctx", "n_parallel", "max_tokens"},
+    "retrieve": {"model", "n_ctx"},
+}
 """Commands that load a model only as a judge or reranker, at temperature 0, and take the
 model options that matter for that."""
 MODEL_OPTIONS = {
@@ -37,6 +40,7 @@ MODEL_OPTIONS = {
     "temperature": (["--temperature", "-t"], "Sampling temperature."),
     "max_tokens": (["--max-tokens"], "Most tokens per answer."),
     "n_ctx": (["--n-ctx"], "Context window in tokens."),
+    "n_parallel": (["--n-parallel"], "Answers a local model decodes together (batched decoding)."),
     "seed": (["--seed"], "Sampling seed."),
     "chat_template": (
         ["--chat-template"], "Built-in template name or Jinja text (local models)."
@@ -142,7 +146,7 @@ class Loaded(Exception):
 
 @pytest.mark.parametrize("path", MODEL_COMMANDS)
 def test_every_model_command_loads_with_the_options_given(
-    path: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    path: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
 ) -> None:
     from localchain.cli import main
     from localchain.models import registry
@@ -160,6 +164,10 @@ def test_every_model_command_loads_with_the_options_given(
         "models": ["models"],
         # rerank loads the model before it opens the store
         "rag ask": ["rag", "ask", "hi", "--store", str(tmp_path), "--mode", "rerank"],
+        "serve": ["serve", "--sessions", str(tmp_path / "s.db"), "--port", "0"],
+        # topics opens the index before it loads the model that writes the labels
+        "topics": ["topics", "--store", str(request.getfixturevalue("interstellar_store"))]
+        if path == "topics" else [],
     }[path]
     options = ["-m", "other.gguf", "--backend", "llamacpp", "--base-url", "http://127.0.0.1:1/v1",
                "-t", "0.7", "--max-tokens", "12", "--n-ctx", "1024", "--seed", "5",

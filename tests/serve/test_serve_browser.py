@@ -5,14 +5,17 @@ again, sessions switch and delete, and a screenshot shows the answer."""
 from __future__ import annotations
 
 import io
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from browsers import require
 from PIL import Image
+from selenium import webdriver
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 
 from localchain.memory import SQLiteSessionStore
 from localchain.models import LlamaCppChat
@@ -20,20 +23,11 @@ from localchain.serve import create_app
 
 pytestmark = pytest.mark.slow
 
-webdriver = pytest.importorskip("selenium.webdriver")
-from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.common.keys import Keys  # noqa: E402
 
 
 @pytest.fixture
 def browser(tmp_path: Path) -> Iterator[Any]:
-    chromium = shutil.which("chromium")
-    driver_path = shutil.which("chromedriver")
-    if chromium is None or driver_path is None:
-        pytest.skip(
-            "needs Debian's chromium and chromium-driver (scripts/setup.sh installs "
-            "them as root: apt-get install chromium chromium-driver)"
-        )
+    chromium, driver_path = require("chromium", "chromedriver")
     options = webdriver.ChromeOptions()
     options.binary_location = chromium
     for flag in (

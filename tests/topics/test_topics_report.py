@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+from browsers import require
 from fakes import ScriptedChat
 
 from localchain.topics import topic_model
@@ -17,11 +17,7 @@ LABELS = ["Bread and cakes", "Money markets", "Football matches", "Garden soil",
 
 @pytest.fixture(scope="module")
 def chromium() -> str:
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if found is None:
-        pytest.skip("chromium is not installed: run `apt-get install chromium` or "
-                    "scripts/setup.sh as root")  # fmt: skip
-    return found
+    return require("chromium")[0]
 
 
 def test_report_renders_every_chart_offline_with_the_labels(
