@@ -34,7 +34,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 from langchain_core.documents import Document
 from langchain_core.language_models import BaseChatModel, BaseLanguageModel
@@ -141,7 +141,7 @@ def rag_chain(
     prompt: str | BasePromptTemplate = RAG_PROMPT,
     *,
     system: str | None = None,
-    rewrite: bool | Runnable[dict[str, Any], str] = False,
+    rewrite: bool | Literal["follow_ups"] | Runnable[dict[str, Any], str] = False,
     verify: bool = True,
     min_support: float = 0.5,
     grammar: bool = False,
@@ -161,7 +161,9 @@ def rag_chain(
         rewrite: Search for a rewritten query instead of the question: ``True`` uses
             :func:`~localchain.chains.rag_query.query_rewriter` on ``llm`` (with a
             ``chat_history`` in the input, it turns a follow-up into a standalone query);
-            or give any Runnable from the input dict to a query string.
+            ``"follow_ups"`` rewrites only a message that has a conversation before it and
+            searches a first question as asked; or give any Runnable from the input dict
+            to a query string.
         verify: Check that each cited source supports its sentence, and cite the source
             that does when the model cited none or a wrong one (see
             :class:`~localchain.chains.citations.CitationChecker`). ``False`` keeps the
@@ -196,10 +198,10 @@ def rag_chain(
         raise ChainInputError(name, f"min_support must be between 0 and 1, got {min_support}")
     template = _template(prompt, llm, system, name)
     rewriter: Runnable[dict[str, Any], str] | None
-    if rewrite is True:
+    if rewrite is True or rewrite == "follow_ups":
         from localchain.chains.rag_query import query_rewriter
 
-        rewriter = query_rewriter(llm)
+        rewriter = query_rewriter(llm, first=rewrite is True)
     else:
         rewriter = rewrite or None
     answerer = _Answerer(

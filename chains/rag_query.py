@@ -196,11 +196,12 @@ def checked_query(value: Mapping[str, Any], rewrite: str) -> str:
     return " ".join(dict.fromkeys(words))[:300] or question
 
 
-def query_rewriter(llm: BaseLanguageModel) -> Runnable[Any, str]:
+def query_rewriter(llm: BaseLanguageModel, *, first: bool = True) -> Runnable[Any, str]:
     """A Runnable from a chat message (or ``{"question", "chat_history"}``) to a search query.
 
     With a non-empty ``chat_history`` the follow-up is rewritten as a standalone query
-    (:data:`CONDENSE_PROMPT`), else the message is shortened (:data:`REWRITE_PROMPT`). On
+    (:data:`CONDENSE_PROMPT`), else the message is shortened (:data:`REWRITE_PROMPT`; with
+    ``first=False`` it is searched as asked, without a model call). On
     llama.cpp the query is decoded as one line. Every rewrite goes through
     :func:`checked_query`, which replaces an unusable one (a refusal, a copy of the
     conversation, an unresolved "it") with a query built from the words themselves; on the
@@ -214,16 +215,24 @@ def query_rewriter(llm: BaseLanguageModel) -> Runnable[Any, str]:
     plain = _generate(llm, REWRITE_PROMPT, _LINE_GRAMMAR, "rewrite_query")
     condense = _generate(llm, CONDENSE_PROMPT, _LINE_GRAMMAR, "condense_query")
 
-    def pick(value: dict[str, Any]) -> Runnable[dict[str, Any], str]:
-        return condense if str(value.get("chat_history") or "").strip() else plain
+    def pick(value: dict[str, Any]) -> Runnable[dict[str, Any], str] | None:
+        if str(value.get("chat_history") or "").strip():
+            return condense
+        return plain if first else None
 
     def run(value: Any, config: Any) -> str:
         data = _question(value)
-        return checked_query(data, pick(data).invoke(data, config))
+        model = pick(data)
+        if model is None:
+            return data["question"]
+        return checked_query(data, model.invoke(data, config))
 
     async def arun(value: Any, config: Any) -> str:
         data = _question(value)
-        return checked_query(data, await pick(data).ainvoke(data, config))
+        model = pick(data)
+        if model is None:
+            return data["question"]
+        return checked_query(data, await model.ainvoke(data, config))
 
     return RunnableLambda(run, afunc=arun, name="query_rewriter")
 

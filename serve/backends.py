@@ -309,7 +309,8 @@ class RagBackend(Backend):
         from localchain.chains.rag import rag_chain
 
         self.retriever = retriever
-        self.rag_options = {"rewrite": _follow_up_rewriter(llm), **(rag_options or {})}
+        # A first question is searched as asked: a small model's rewrite of it loses words.
+        self.rag_options = {"rewrite": "follow_ups", **(rag_options or {})}
         self._make_chain: Callable[[Any], Runnable[Any, Any]] = lambda model: rag_chain(
             retriever, model, name="serve_rag", **self.rag_options
         )
@@ -463,23 +464,6 @@ class RunnableBackend(Backend):
                 memory.save_turn(question, answer)
         yield from self._usage_events(counter, "\n".join(m.text for m in messages), answer)
         yield Event("finish", "stop")
-
-
-def _follow_up_rewriter(llm: BaseChatModel) -> Runnable[Any, str]:
-    """Rewrite a follow-up with the conversation into a search query; search a first
-    question as it was asked (a small model's rewrite of it only loses words)."""
-    from langchain_core.runnables import RunnableLambda
-
-    from localchain.chains.rag_query import query_rewriter
-
-    rewriter = query_rewriter(llm)
-
-    def pick(value: dict[str, Any]) -> Runnable[Any, str]:
-        if str(value.get("chat_history") or "").strip():
-            return rewriter
-        return RunnableLambda(lambda v: str(v["question"]))
-
-    return RunnableLambda(pick, name="follow_up_query")
 
 
 def _text_of(chunk: Any) -> str:

@@ -125,3 +125,16 @@ def test_multi_hop_with_a_model_and_budget() -> None:
 def test_docstring_examples() -> None:
     result = doctest.testmod(localchain.chains.rag_query, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_a_follow_ups_rewriter_searches_a_first_question_as_asked() -> None:
+    from langchain_core.language_models import FakeListChatModel
+
+    model = FakeListChatModel(responses=["Interstellar premiere date"])
+    rewrite = query_rewriter(model, first=False)
+    assert rewrite.invoke("Income generated") == "Income generated"
+    assert model.i == 0  # no model call for a first question
+    history = "Human: Who directed Interstellar?\nAI: Christopher Nolan."
+    assert rewrite.invoke({"question": "When did it premiere?", "chat_history": history}) == (
+        "Interstellar premiere date"
+    )
