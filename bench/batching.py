@@ -26,21 +26,13 @@ from typing import Any
 
 from langchain_core.documents import Document
 from langchain_core.messages import HumanMessage
+from load_prompts import PROMPTS, percentile  # bench/ is the script folder
 
 from localchain.models import LlamaCppChat, embedded_model_path, unload_engines
 from localchain.retrievers.llm_rerank import LLMReranker
 from localchain.sampling import SamplingParams
 
 ROOT = Path(__file__).resolve().parents[1]
-PROMPTS = [
-    "What is the capital of France?", "Name three colors.", "What is 12 times 12?",
-    "Say hello in Spanish.", "What is the boiling point of water?", "Name a planet.",
-    "What day comes after Monday?", "Give me a synonym for happy.", "What is a cat?",
-    "How many legs does a spider have?", "Name a fruit that is yellow.",
-    "What is the opposite of cold?", "Who wrote Romeo and Juliet?", "What is 7 plus 8?",
-    "Name an ocean.", "What color is the sky?", "What is ice made of?",
-    "Name a musical instrument.", "What do bees make?", "How many days are in a week?",
-]  # fmt: skip
 CANDIDATES = [f"Passage {i}: " + text for i, text in enumerate([
     "Paris is the capital and largest city of France.", "Bananas are rich in potassium.",
     "The Eiffel Tower stands in Paris.", "France borders Spain and Italy.",
@@ -52,11 +44,6 @@ CANDIDATES = [f"Passage {i}: " + text for i, text in enumerate([
     "Wine is made from grapes.", "Napoleon was emperor of France.",
     "The Alps are mountains in Europe.", "Tea is popular in England.",
     "Brussels is the capital of Belgium.", "French is spoken in Quebec."])]  # fmt: skip
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return round(ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))], 4)
 
 
 def run_streams(chat: LlamaCppChat, concurrency: int, max_tokens: int) -> dict[str, Any]:

@@ -28,18 +28,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from load_prompts import PROMPTS, percentile  # bench/ is the script folder
 
 from localchain.models import embedded_model_path
-
-PROMPTS = [
-    "What is the capital of France?", "Name three colors.", "What is 12 times 12?",
-    "Say hello in Spanish.", "What is the boiling point of water?", "Name a planet.",
-    "What day comes after Monday?", "Give me a synonym for happy.", "What is a cat?",
-    "How many legs does a spider have?", "Name a fruit that is yellow.",
-    "What is the opposite of cold?", "Who wrote Romeo and Juliet?", "What is 7 plus 8?",
-    "Name an ocean.", "What color is the sky?", "What is ice made of?",
-    "Name a musical instrument.", "What do bees make?", "How many days are in a week?",
-]  # fmt: skip
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -166,12 +157,6 @@ async def load(
         wall = time.perf_counter() - started
     ok = [r for r in results if r["status"] == 200]
 
-    def pct(values: list[float], q: float) -> float | None:
-        if not values:
-            return None
-        ordered = sorted(values)
-        return round(ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))], 4)
-
     ttft = [r["ttft_s"] for r in ok]
     latency = [r["latency_s"] for r in ok]
     return {
@@ -184,10 +169,10 @@ async def load(
             {str(r.get("error", r["status"])) for r in results if r["status"] not in (200, 429)}
         ),
         "wall_s": round(wall, 3),
-        "ttft_p50_s": pct(ttft, 0.5),
-        "ttft_p95_s": pct(ttft, 0.95),
-        "latency_p50_s": pct(latency, 0.5),
-        "latency_p95_s": pct(latency, 0.95),
+        "ttft_p50_s": percentile(ttft, 0.5),
+        "ttft_p95_s": percentile(ttft, 0.95),
+        "latency_p50_s": percentile(latency, 0.5),
+        "latency_p95_s": percentile(latency, 0.95),
         "latency_mean_s": round(statistics.mean(latency), 4) if latency else None,
         "output_tokens": sum(r["tokens"] for r in ok),
         "tokens_per_s": round(sum(r["tokens"] for r in ok) / wall, 2) if wall else None,

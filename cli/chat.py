@@ -32,27 +32,33 @@ class MemoryKind(str, Enum):
     summary_buffer = "summary-buffer"
 
 
+# Shared by `chat` and `serve`, which keep sessions with the same memories.
+WindowKOpt = Annotated[int, typer.Option("--k", min=1, help="Exchanges kept by --memory window.")]
+HistoryTokensOpt = Annotated[
+    int,
+    typer.Option("--history-tokens", min=1, help="Verbatim budget of --memory summary-buffer."),
+]
+SessionsFileOpt = Annotated[
+    Path | None,
+    typer.Option("--sessions", help="Session database (default: LOCALCHAIN_SESSIONS or "
+                 "~/.local/share/localchain/sessions.db)."),
+]
+
+
 @with_model_options
 def chat(
     memory: Annotated[
         MemoryKind, typer.Option("--memory", help="What the model remembers of the conversation.")
     ] = MemoryKind.buffer,
-    k: Annotated[int, typer.Option("--k", min=1, help="Exchanges kept by --memory window.")] = 2,
-    history_tokens: Annotated[
-        int,
-        typer.Option("--history-tokens", min=1, help="Verbatim budget of --memory summary-buffer."),
-    ] = 512,
+    k: WindowKOpt = 2,
+    history_tokens: HistoryTokensOpt = 512,
     session: Annotated[
         str | None, typer.Option("--session", help="Continue (or start) the session with this id.")
     ] = None,
     resume: Annotated[
         bool, typer.Option("--continue", help="Continue the most recent session.")
     ] = False,
-    sessions_file: Annotated[
-        Path | None,
-        typer.Option("--sessions", help="Session database (default: LOCALCHAIN_SESSIONS or "
-                     "~/.local/share/localchain/sessions.db)."),
-    ] = None,
+    sessions_file: SessionsFileOpt = None,
     system: SystemOpt = None,
     model_options: ModelOptions = ModelOptions(),
     rag: Annotated[

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from localchain.cli.chat import MemoryKind
+from localchain.cli.chat import HistoryTokensOpt, MemoryKind, SessionsFileOpt, WindowKOpt
 from localchain.cli.options import ModelOptions, SystemOpt, check_text, with_model_options
 from localchain.cli.stores import ModeChoice
 
@@ -47,19 +46,9 @@ def serve(
     memory: Annotated[
         MemoryKind, typer.Option("--memory", help="What a session's model sees of it.")
     ] = MemoryKind.buffer,
-    k: Annotated[int, typer.Option("--k", min=1, help="Exchanges kept by --memory window.")] = 2,
-    history_tokens: Annotated[
-        int,
-        typer.Option("--history-tokens", min=1, help="Verbatim budget of --memory summary-buffer."),
-    ] = 512,
-    sessions_file: Annotated[
-        Path | None,
-        typer.Option(
-            "--sessions",
-            help="Session database (default: LOCALCHAIN_SESSIONS or "
-            "~/.local/share/localchain/sessions.db).",
-        ),
-    ] = None,
+    k: WindowKOpt = 2,
+    history_tokens: HistoryTokensOpt = 512,
+    sessions_file: SessionsFileOpt = None,
     system: SystemOpt = None,
     api_key: Annotated[
         str | None,
