@@ -50,7 +50,7 @@ from localchain.serve.backends import (
     RunnableBackend,
     message_dicts,
 )
-from localchain.serve.limits import BodyLimit, ModelGate, ServeLimits, bearer_matches
+from localchain.serve.limits import ApiKeyGuard, BodyLimit, ModelGate, ServeLimits
 from localchain.serve.protocol import (
     ApiError,
     ChatCompletionRequest,
@@ -184,23 +184,10 @@ def create_app(
     app.state.localchain = state
     _add_error_handlers(app)
 
-    @app.middleware("http")
-    async def authenticate(request: Request, call_next: Any) -> Response:
-        if (
-            api_key
-            and request.url.path.startswith("/v1/")
-            and not bearer_matches(request.headers.get("authorization"), api_key)
-        ):
-            error = ApiError(
-                401,
-                "missing or wrong API key: send Authorization: Bearer <key>",
-                code="invalid_api_key",
-            )
-            return JSONResponse(
-                error.body(), status_code=401, headers={"WWW-Authenticate": "Bearer"}
-            )
-        return await call_next(request)
-
+    # The last one added runs first: body limit, then CORS (a browser's preflight carries
+    # no key), then the key.
+    if api_key:
+        app.add_middleware(ApiKeyGuard, key=api_key)
     if cors_origins:
         from fastapi.middleware.cors import CORSMiddleware
 

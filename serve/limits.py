@@ -22,9 +22,9 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from localchain.serve.protocol import ApiError, error_body
+from localchain.serve.protocol import ApiError
 
-__all__ = ["BodyLimit", "ModelGate", "ServeLimits", "bearer_matches"]
+__all__ = ["ApiKeyGuard", "BodyLimit", "ModelGate", "ServeLimits", "bearer_matches"]
 
 
 @dataclass(frozen=True)
@@ -155,16 +155,14 @@ class BodyLimit:
             await _send_error(send, self._too_large())
             return
         seen = 0
-        refused = False
 
         async def counted() -> dict[str, Any]:
-            nonlocal seen, refused
+            nonlocal seen
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
-                    refused = True
-                    raise _BodyTooLarge
+                    raise self._too_large()  # an ApiError: the app answers it with 413
             return message
 
         started = False
@@ -177,39 +175,48 @@ class BodyLimit:
 
         try:
             await self.app(scope, counted, tracked_send)
-        except _BodyTooLarge:
+        except _BodyTooLarge as error:
             if not started:
-                await _send_error(send, self._too_large())
-        except Exception:
-            if refused and not started:
-                await _send_error(send, self._too_large())
-            else:
-                raise
+                await _send_error(send, error)
 
-    def _too_large(self) -> ApiError:
-        return ApiError(
+    def _too_large(self) -> _BodyTooLarge:
+        return _BodyTooLarge(
             413, f"the request body is larger than {self.max_bytes} bytes", code="body_too_large"
         )
 
 
-class _BodyTooLarge(Exception):
-    pass
+class _BodyTooLarge(ApiError):
+    """A body over the limit, found while it was read."""
+
+
+class ApiKeyGuard:
+    """ASGI middleware: every ``/v1/`` request needs ``Authorization: Bearer <key>`` (401
+    otherwise); the page and its assets load without it."""
+
+    def __init__(self, app: Any, key: str) -> None:
+        self.app = app
+        self.key = key
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope.get("path", "").startswith("/v1/"):
+            header = dict(scope.get("headers") or []).get(b"authorization", b"")
+            if not bearer_matches(header.decode("latin-1"), self.key):
+                error = ApiError(401, "missing or wrong API key: send Authorization: Bearer "
+                                 "<key>", code="invalid_api_key",
+                                 headers={"WWW-Authenticate": "Bearer"})  # fmt: skip
+                await _send_error(send, error)
+                return
+        await self.app(scope, receive, send)
 
 
 async def _send_error(send: Any, error: ApiError) -> None:
     import json
 
-    body = json.dumps(error_body(error.message, "invalid_request_error", error.code)).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": error.status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
-    )
+    body = json.dumps(error.body()).encode()
+    headers = [(b"content-type", b"application/json"),
+               (b"content-length", str(len(body)).encode()),
+               *((k.lower().encode(), v.encode()) for k, v in error.headers.items())]  # fmt: skip
+    await send({"type": "http.response.start", "status": error.status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
 
@@ -226,7 +233,3 @@ def bearer_matches(header: str | None, key: str) -> bool:
     if scheme.lower() != "bearer":
         return False
     return hmac.compare_digest(given.strip().encode(), key.encode())
-
-
-def monotonic_deadline(seconds: float) -> float:
-    return time.monotonic() + seconds

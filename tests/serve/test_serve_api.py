@@ -93,6 +93,29 @@ def test_bad_requests_get_openai_errors_and_the_server_keeps_serving(serve: Any)
     assert ok.json()["choices"][0]["message"]["content"] == "fine"
 
 
+def test_a_chunked_body_over_the_limit_is_refused_as_it_arrives(serve: Any) -> None:
+    url = serve(
+        create_app(
+            FakeListChatModel(responses=["fine"]),
+            model_id="m",
+            limits=ServeLimits(max_body_bytes=1000),
+        )
+    )
+
+    def pieces() -> Any:  # no Content-Length: the server counts what it reads
+        yield b'{"messages": "'
+        for _ in range(20):
+            yield b"x" * 100
+        yield b'"}'
+
+    response = httpx.post(
+        f"{url}/v1/chat/completions", content=pieces(), headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "body_too_large"
+    assert httpx.post(f"{url}/v1/chat/completions", json=chat_body()).status_code == 200
+
+
 def test_the_official_client_reads_the_errors_as_its_own_exceptions(serve: Any) -> None:
     url = serve(create_app(FakeListChatModel(responses=["fine"]), model_id="m"))
     client = openai.OpenAI(base_url=f"{url}/v1", api_key="unused", max_retries=0)
@@ -148,6 +171,15 @@ def test_cors_is_off_unless_origins_are_given(serve: Any) -> None:
         f"{opened}/v1/chat/completions", headers={**preflight, "Origin": "http://evil.example"}
     )
     assert "access-control-allow-origin" not in other.headers
+    # With a key, the preflight (which carries none) still gets its CORS answer.
+    keyed = serve(
+        create_app(
+            FakeListChatModel(responses=["x"]), api_key="k", cors_origins=["http://app.example"]
+        )
+    )
+    response = httpx.options(f"{keyed}/v1/chat/completions", headers=preflight)
+    assert response.status_code == 200
+    assert response.headers["access-control-allow-origin"] == "http://app.example"
 
 
 def test_a_full_queue_answers_429_at_once_and_the_queued_requests_complete(
