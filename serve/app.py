@@ -14,6 +14,7 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -339,30 +340,23 @@ class _ServerState:
     async def complete(self, request: Request, body: ChatCompletionRequest) -> Response:
         call = self.call_of(request, body)
         deadline = time.monotonic() + self.limits.timeout_s
-        slot = self.gate.slot(deadline=deadline, gone=request.is_disconnected)
-        await slot.__aenter__()
-        try:
+        async with contextlib.AsyncExitStack() as held:
+            await held.enter_async_context(
+                self.gate.slot(deadline=deadline, gone=request.is_disconnected)
+            )
             events = _events(self.backend, call)
             first = await _first(events, deadline)
-        except BaseException as err:
-            await slot.__aexit__(type(err), err, err.__traceback__)
-            raise
-        reply = _Reply(self.backend.model_id, call.session_id)
-        if body.stream:
-            usage_chunk = bool(body.stream_options and body.stream_options.include_usage)
-            chunks = reply.sse(first, events, deadline, usage_chunk)
-            return _GatedStream(
-                chunks,
-                slot,
-                media_type="text/event-stream",
-                headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-            )
-        try:
+            reply = _Reply(self.backend.model_id, call.session_id)
+            if body.stream:
+                usage_chunk = bool(body.stream_options and body.stream_options.include_usage)
+                # The stream holds the place at the model from here on, until it ends.
+                return _GatedStream(
+                    reply.sse(first, events, deadline, usage_chunk),
+                    held.pop_all(),
+                    media_type="text/event-stream",
+                    headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+                )
             answer = await reply.collect(first, events, deadline, request)
-        except BaseException as err:
-            await slot.__aexit__(type(err), err, err.__traceback__)
-            raise
-        await slot.__aexit__(None, None, None)
         return JSONResponse(answer)
 
     # -- embeddings ------------------------------------------------------------------------
@@ -591,9 +585,11 @@ class _GatedStream(StreamingResponse):
     """A streamed answer that gives its place at the model back however it ends: done,
     failed, or cancelled because the client went away."""
 
-    def __init__(self, content: AsyncIterator[str], slot: Any, **kwargs: Any) -> None:
+    def __init__(
+        self, content: AsyncIterator[str], held: contextlib.AsyncExitStack, **kwargs: Any
+    ) -> None:
         super().__init__(content, **kwargs)
-        self._slot = slot
+        self._held = held
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         try:
@@ -602,7 +598,7 @@ class _GatedStream(StreamingResponse):
             aclose = getattr(self.body_iterator, "aclose", None)
             if aclose is not None:
                 await aclose()
-            await self._slot.__aexit__(None, None, None)
+            await self._held.aclose()
 
 
 async def _json_body(request: Request, model: Any) -> Any:
