@@ -26,6 +26,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
+from langchain_core.messages import convert_to_openai_messages
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from localchain.errors import (
@@ -49,7 +50,6 @@ from localchain.serve.backends import (
     MemorySpec,
     RagBackend,
     RunnableBackend,
-    message_dicts,
 )
 from localchain.serve.limits import ApiKeyGuard, BodyLimit, ModelGate, ServeLimits
 from localchain.serve.protocol import (
@@ -265,7 +265,7 @@ def create_app(
         return {
             "id": session_id,
             "memory": backend.memory.describe(),
-            "messages": message_dicts(messages),
+            "messages": convert_to_openai_messages(messages),
         }
 
     @app.delete("/v1/sessions/{session_id}")

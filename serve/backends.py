@@ -27,7 +27,6 @@ from langchain_core.callbacks import UsageMetadataCallbackHandler
 from langchain_core.documents import Document
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import (
-    AIMessage,
     AIMessageChunk,
     BaseMessage,
     BaseMessageChunk,
@@ -533,18 +532,3 @@ def _footnotes(sources: list[dict[str, Any]], cited: list[int]) -> str:
         where = source.get("source") or source.get("id") or "source"
         lines.append(f"[{source['number']}] {where} - {text}")
     return "\n\nSources:\n" + "\n".join(lines)
-
-
-def message_dicts(messages: list[BaseMessage]) -> list[dict[str, Any]]:
-    """A session's stored messages as ``{"role", "content"}`` dicts."""
-    roles = {"human": "user", "ai": "assistant", "system": "system", "tool": "tool"}
-    out = []
-    for message in messages:
-        entry: dict[str, Any] = {
-            "role": roles.get(message.type, message.type),
-            "content": message.text,
-        }
-        if isinstance(message, AIMessage) and message.tool_calls:
-            entry["tool_calls"] = message.tool_calls
-        out.append(entry)
-    return out
