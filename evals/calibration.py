@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Literal
 
 from langchain_core.language_models import BaseChatModel
 from pydantic import BaseModel, Field
@@ -55,6 +56,11 @@ class CalibrationItem(BaseModel):
     answer: str
     faithful: bool
     """The human label: every claim of the answer is supported by the context."""
+    split: Literal["dev", "heldout"] = "dev"
+    """``heldout`` items were written before any judge was tuned and are never tuned on."""
+    kind: str = ""
+    """What the item tests (``number``, ``date``, ``name``, ``negation``, ``added_claim``,
+    ``partial``, ``paraphrase``, ``refusal``, ...); free text in a user's own set."""
 
 
 class CalibrationOutcome(BaseModel):
