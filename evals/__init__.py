@@ -5,7 +5,8 @@ over a dataset and scores it with Ragas 0.4 metrics judged by :class:`Constraine
 (the embedded model decoding under each answer's JSON schema, or any LangChain chat
 model), plus retrieval metrics when the dataset has relevance judgments. Every score is a
 number or a typed "not scorable" reason. Reports are JSON and self-contained HTML;
-:func:`calibrate` measures how often the judge agrees with human labels; the pytest plugin
+:class:`GroundedFaithfulness` judges faithfulness from per-claim evidence on the embedded
+stack; :func:`calibrate` measures how often a judge agrees with human labels; the pytest plugin
 (``localchain.evals.pytest_plugin``) runs all of it from tests.
 
 Example:
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
     from localchain.evals.compare import Comparison, MetricDelta, compare_runs, load_baseline
     from localchain.evals.dataset import EvalSample, load_dataset
     from localchain.evals.embeddings import RagasEmbeddings, as_ragas_embeddings
+    from localchain.evals.grounded import ClaimCheck, FaithfulnessCheck, GroundedFaithfulness
     from localchain.evals.harness import (
         EvalInterrupted,
         EvalSettings,
@@ -70,12 +72,15 @@ __all__ = [
     "JUDGE_METRICS",
     "CalibrationItem",
     "CalibrationReport",
+    "ClaimCheck",
     "Comparison",
     "ConstrainedJudge",
     "EvalInterrupted",
     "EvalResult",
     "EvalSample",
     "EvalSettings",
+    "FaithfulnessCheck",
+    "GroundedFaithfulness",
     "JudgeCall",
     "JudgeUsage",
     "MetricDelta",
@@ -122,6 +127,7 @@ __getattr__, __dir__ = _lazy_exports(
         "compare": ("Comparison", "MetricDelta", "compare_runs", "load_baseline"),
         "dataset": ("EvalSample", "load_dataset"),
         "embeddings": ("RagasEmbeddings", "as_ragas_embeddings"),
+        "grounded": ("ClaimCheck", "FaithfulnessCheck", "GroundedFaithfulness"),
         "harness": (
             "EvalInterrupted",
             "EvalSettings",

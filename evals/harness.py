@@ -36,7 +36,12 @@ from pydantic import BaseModel, Field
 from ragas.embeddings.base import BaseRagasEmbedding
 from tqdm.auto import tqdm
 
-from localchain.errors import ContextOverflowError, EvalDatasetError, JudgeOutputError
+from localchain.errors import (
+    ContextOverflowError,
+    EvalDatasetError,
+    JudgeOutputError,
+    NotScorableError,
+)
 from localchain.evals.dataset import DatasetSource, EvalSample, load_dataset
 from localchain.evals.judge import ConstrainedJudge, as_judge, judge_trace
 from localchain.evals.metrics import (
@@ -95,6 +100,12 @@ class EvalSettings(BaseModel):
     """Questions answer relevancy generates back from each answer."""
     factual_mode: str = Field("f1", pattern="^(precision|recall|f1)$")
     """Factual correctness mode."""
+    faithfulness_judge: Literal["auto", "grounded", "llm"] = "auto"
+    """Who scores faithfulness: ``grounded`` (:class:`~localchain.evals.grounded.
+    GroundedFaithfulness`: per-claim evidence from embeddings, word overlap and
+    number / name / negation conflicts), ``llm`` (Ragas' Faithfulness, the judge model
+    extracting and verifying statements), or ``auto``: grounded when the judge is the
+    embedded model, llm for any other judge."""
 
 
 def _parallel_of(*models: Any) -> int:
@@ -164,6 +175,7 @@ async def _judge_score(metric: str, ragas_metric: Any, sample: SampleResult,
     if spec.needs_contexts and not contexts:
         return _not(_K.NO_CONTEXTS, "the target returned no contexts", metric)
     started = time.perf_counter()
+    own_reason = ""
     with judge_trace() as calls:
         try:
             arguments = spec.arguments(sample.question, sample.answer or "", contexts,
@@ -171,6 +183,10 @@ async def _judge_score(metric: str, ragas_metric: Any, sample: SampleResult,
             result = await asyncio.wait_for(ragas_metric.ascore(**arguments),
                                             settings.metric_timeout_s)
             value, failure = float(result.value), None
+            own_reason = getattr(result, "reason", None) or ""
+        except NotScorableError as err:
+            value, failure = None, NotScorable(kind=_K(err.kind), detail=err.detail)
+            own_reason = err.reason
         except TimeoutError:
             value, failure = None, NotScorable(
                 kind=_K.JUDGE_TIMEOUT,
@@ -183,8 +199,9 @@ async def _judge_score(metric: str, ragas_metric: Any, sample: SampleResult,
             value, failure = None, NotScorable(kind=_K.JUDGE_ERROR,
                                                detail=f"{type(err).__name__}: {err}")
         recorded = list(calls)
-    reason = explain_calls(recorded)
-    failure = failure or empty_judgment(metric, recorded)
+    # A metric that explains itself (the grounded judge) gives its own reason.
+    reason = own_reason or explain_calls(recorded)
+    failure = failure or (None if own_reason else empty_judgment(metric, recorded))
     if failure is None and (value is None or not math.isfinite(value)):
         failure = NotScorable(kind=_K.NOT_FINITE, detail=f"the metric computed {value}")
     seconds = time.perf_counter() - started
@@ -343,6 +360,8 @@ class _Run:
     judged: list[str] = field(default_factory=list)
     judge: ConstrainedJudge | None = None
     embeddings: Any = None
+    faithfulness: dict[str, Any] | None = None
+    """How faithfulness was judged (grounded or llm, and the grounded judge's settings)."""
     answered: dict[int, SampleResult] = field(default_factory=dict)
     scored: int = 0
     phase: Literal["answering", "judging"] = "answering"
@@ -361,7 +380,8 @@ class _Run:
             dataset=self.name or None,
             metrics=self.chosen,
             settings={**self.settings.model_dump(),
-                      "judge": the_judge.describe() if the_judge else None},
+                      "judge": the_judge.describe() if the_judge else None,
+                      "faithfulness": self.faithfulness},
             versions=package_versions(),
             started_at=self.started_at,
             seconds=round(time.perf_counter() - self.started, 3),
@@ -444,9 +464,19 @@ async def _evaluate(
         from localchain.evals.embeddings import as_ragas_embeddings
 
         run.embeddings = as_ragas_embeddings(embeddings)
-    options = {"strictness": settings.strictness, "factual_mode": settings.factual_mode}
+    options: dict[str, Any] = {"strictness": settings.strictness,
+                               "factual_mode": settings.factual_mode}
+    if "faithfulness" in run.judged:
+        from localchain.evals.grounded import resolve_faithfulness_judge
+
+        options["faithfulness_judge"] = resolve_faithfulness_judge(
+            settings.faithfulness_judge, run.judge)
+        options["embeddings"] = embeddings
     built = {m: judge_metric_spec(m).build(run.judge, run.embeddings, options)
              for m in run.judged}
+    if "faithfulness" in built:
+        describe = getattr(built["faithfulness"], "describe", None)
+        run.faithfulness = describe() if callable(describe) else {"judge": "llm"}
     if run.judge is not None:
         run.judge.reset_usage()
     gate = asyncio.Semaphore(settings.concurrency or _parallel_of(judge, target))

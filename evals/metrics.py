@@ -81,6 +81,11 @@ def _build(name: str) -> Callable[[Any, Any, dict[str, Any]], Any]:
         from ragas.metrics import collections as rc
 
         if name == "faithfulness":
+            if options.get("faithfulness_judge") == "grounded":
+                from localchain.evals.grounded import GroundedFaithfulness
+
+                return GroundedFaithfulness(judge, _langchain_embeddings(
+                    options.get("embeddings")))
             return rc.Faithfulness(llm=judge)
         if name == "answer_relevancy":
             return rc.AnswerRelevancy(llm=judge, embeddings=embeddings,
@@ -92,6 +97,12 @@ def _build(name: str) -> Callable[[Any, Any, dict[str, Any]], Any]:
         return rc.FactualCorrectness(llm=judge, mode=options.get("factual_mode", "f1"))
 
     return build
+
+
+def _langchain_embeddings(embeddings: Any) -> Any:
+    """LangChain embeddings for the grounded judge (Ragas embeddings of localchain's
+    adapter give back the LangChain ones they wrap); None is the embedded MiniLM."""
+    return getattr(embeddings, "embeddings", embeddings)
 
 
 _SPECS = {

@@ -66,6 +66,11 @@ class NotScorableKind(StrEnum):
     """The judge prompt does not fit the judge model's context window."""
     JUDGE_ERROR = "judge_error"
     """Any other failure of a judge call (the detail has the exception)."""
+    REFUSAL = "refusal"
+    """The answer only declines to answer ("I don't know"): it makes no claim to check."""
+    LANGUAGE_MISMATCH = "language_mismatch"
+    """The answer and the contexts are in different languages, which the judge cannot
+    compare."""
     NOT_FINITE = "not_finite"
     """The metric computed NaN or infinity from what the judge said."""
 

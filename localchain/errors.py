@@ -37,6 +37,7 @@ __all__ = [
     "JudgeOutputError",
     "RouteError",
     "AgentError",
+    "NotScorableError",
     "StepParseError",
     "ToolCallError",
     "ToolBindingError",
@@ -588,3 +589,24 @@ class JudgeOutputError(LocalchainError, ValueError):
             f"Last answer: {raw[:200]!r}. A judge on llama.cpp decodes under the schema's "
             "grammar; with another backend, use a model that supports structured output."
         )
+
+
+class NotScorableError(LocalchainError, ValueError):
+    """A metric cannot score this sample (a refusal, contexts in another language); the
+    harness records it as a typed not-scorable score instead of a number.
+
+    ``kind`` is a :class:`~localchain.evals.results.NotScorableKind` value; ``reason`` is the
+    metric's explanation for the report.
+
+    Example:
+        >>> from localchain.errors import NotScorableError
+        >>> err = NotScorableError("refusal", "the answer only declines to answer")
+        >>> err.kind, str(err)
+        ('refusal', 'the answer only declines to answer')
+    """
+
+    def __init__(self, kind: str, detail: str, *, reason: str = "") -> None:
+        self.kind = kind
+        self.detail = detail
+        self.reason = reason
+        super().__init__(detail)
