@@ -31,8 +31,8 @@ from pathlib import Path
 from typing import Any
 
 from langchain_core.callbacks import BaseCallbackHandler
-from localchain.evals import ConstrainedJudge, evaluate_rag, load_calibration_set
 
+from localchain.evals import ConstrainedJudge, EvalSettings, evaluate_rag, load_calibration_set
 from localchain.models import LlamaCppChat, embedded_model_path
 
 N_CTX = 4096
@@ -64,7 +64,10 @@ def run_localchain(rows: list[dict[str, Any]], n_parallel: int = 1) -> dict[str,
     model = LlamaCppChat(temperature=0, n_ctx=N_CTX, n_parallel=n_parallel)
     judge = ConstrainedJudge(model, max_tokens=MAX_TOKENS)
     started = time.perf_counter()
-    result = evaluate_rag(None, rows, metrics=["faithfulness"], judge=judge, progress=False)
+    # Ragas' LLM faithfulness, as stock Ragas runs it (the embedded judge model would
+    # otherwise get the grounded judge; bench/judge_calibration.py measures that one).
+    result = evaluate_rag(None, rows, metrics=["faithfulness"], judge=judge, progress=False,
+                          settings=EvalSettings(faithfulness_judge="llm"))
     seconds = time.perf_counter() - started
     summary = result.summary["faithfulness"]
     return {

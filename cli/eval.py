@@ -3,7 +3,7 @@
 ``localchain eval rows.jsonl`` scores the answers and contexts the rows already carry;
 ``--store DIR`` answers each question with the RAG chain over that index first.
 ``localchain eval calibrate`` measures how often the judge agrees with the labelled
-faithfulness set. ``--report DIR`` writes ``eval.json`` and ``eval.html``; ``--json`` prints
+faithfulness set (or ``--labels`` a set of your own), per faithfulness judge. ``--report DIR`` writes ``eval.json`` and ``eval.html``; ``--json`` prints
 the means, the per-sample scores and the not-scorable count.
 
 Progress goes to stderr: bars on a terminal, else a line per finished sample. Ctrl-C stops
@@ -102,7 +102,17 @@ def eval_command(
     limit: Annotated[int | None, typer.Option(
         "--limit", min=1, help="calibrate: first N items of each class only.")] = None,
     out: Annotated[Path | None, typer.Option(
-        "--out", help="calibrate: write the calibration report JSON here.")] = None,
+        "--out", help="calibrate: write the calibration report JSON here (with several "
+        "judges, one file each: NAME.grounded.json, NAME.llm.json).")] = None,
+    faithfulness_judge: Annotated[list[str] | None, typer.Option(
+        "--faithfulness-judge", help="Who scores faithfulness: grounded (per-claim evidence, "
+        "the default for the embedded judge model), llm (Ragas' LLM judge, the default for "
+        "any other model) or auto. calibrate: repeat it to compare judges.")] = None,
+    labels: Annotated[Path | None, typer.Option(
+        "--labels", help="calibrate: your own labelled JSONL (question, context, answer, "
+        "faithful; split and kind optional) instead of the shipped set.")] = None,
+    split: Annotated[str | None, typer.Option(
+        "--split", help="calibrate: only the items of this split (dev or heldout).")] = None,
     model: ModelOpt = None,
     n_ctx: NCtxOpt = None,
     n_parallel: NParallelOpt = None,
@@ -127,23 +137,24 @@ def eval_command(
     # --max-tokens bounds the RAG chain's answers (--store); the judge keeps its own budget.
     answer_settings = settings_from_options(model=model, n_ctx=n_ctx, n_parallel=n_parallel,
                                             max_tokens=max_tokens)
-    eval_settings = EvalSettings(k=k, strictness=strictness, concurrency=concurrency)
+    judges = list(dict.fromkeys(faithfulness_judge or ["auto"]))
+    for name in judges:
+        if name not in ("auto", "grounded", "llm"):
+            raise typer.BadParameter(f"{name!r} is not auto, grounded or llm",
+                                     param_hint="--faithfulness-judge")
+    if len(judges) > 1 and dataset != "calibrate":
+        raise typer.BadParameter("give one faithfulness judge to an evaluation (several only "
+                                 "to `eval calibrate`)", param_hint="--faithfulness-judge")
+    eval_settings = EvalSettings(k=k, strictness=strictness, concurrency=concurrency,
+                                 faithfulness_judge=judges[0])
     progress = True  # on stderr: bars on a terminal, else a line per finished sample
 
     def judge() -> ConstrainedJudge:
         return ConstrainedJudge(load_chat_model(settings=settings, temperature=0))
 
     if dataset == "calibrate":
-        cal = calibrate(judge(), limit=limit, settings=eval_settings, progress=progress)
-        if out is not None:
-            out.parent.mkdir(parents=True, exist_ok=True)
-            out.write_text(cal.model_dump_json(indent=2), encoding="utf-8")
-        if json_output:
-            print_json(cal.model_dump(exclude={"outcomes"}))
-        else:
-            print(cal.summary_line())
-            print(f"{cal.judge.calls} judge calls, {cal.seconds:.1f} s"
-                  + (f"; written to {out}" if out else ""))
+        _calibrate(calibrate, judge(), judges, labels=labels, split=split, limit=limit,
+                   settings=eval_settings, out=out, json_output=json_output)
         return
     target = None
     if store is not None:
@@ -184,6 +195,31 @@ def eval_command(
         raise typer.Exit(130)
     if comparison is not None and not comparison.ok:
         raise typer.Exit(3)
+
+
+def _calibrate(calibrate: Any, the_judge: Any, judges: list[str], *, labels: Path | None,
+               split: str | None, limit: int | None, settings: Any, out: Path | None,
+               json_output: bool) -> None:
+    reports = [calibrate(the_judge, labels, limit=limit, split=split, faithfulness_judge=name,
+                         settings=settings, progress=True) for name in judges]
+    written = []
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        for report in reports:
+            path = out if len(reports) == 1 else out.with_name(
+                f"{out.stem}.{report.faithfulness_judge}{out.suffix or '.json'}")
+            path.write_text(report.model_dump_json(indent=2), encoding="utf-8")
+            written.append(str(path))
+    if json_output:
+        data = [r.model_dump(exclude={"outcomes"}) for r in reports]
+        print_json(data[0] if len(data) == 1 else data)
+        return
+    for report in reports:
+        print(report.text())
+        print(f"{report.judge.calls} judge calls, {report.seconds:.1f} s "
+              f"({report.seconds_per_item:.2f} s per item)\n")
+    if written:
+        print(f"written to {', '.join(written)}")
 
 
 def _needs_judge(dataset: str, metrics: list[str] | None, k: int) -> bool:

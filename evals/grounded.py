@@ -10,7 +10,7 @@ evidence that does carry signal on this stack is mostly not the LLM's:
   claim;
 * **similarity**: the embedded all-MiniLM-L6-v2 cosine between the claim and its best
   matching context sentence (a context longer than the embedding window is split into
-  windows, not cut);
+  overlapping windows, not cut);
 * **overlap**: the share of the claim's content words found in the contexts (the citation
   checker's :func:`~localchain.chains.citations.support`);
 * **conflicts**, each enough to call a claim unsupported: a number or date in the claim that
@@ -115,8 +115,9 @@ _WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*")
 # Words that open a sentence without being a name.
 _OPENERS = frozenset("yes no sure instead actually overall generally basically roughly "
                      "approximately nearly today currently originally also however".split())
-# The embedding model reads at most 256 word pieces; windows of 150 words stay under it.
-_WINDOW_WORDS = 150
+# The embedding model reads at most 256 word pieces and was trained on sentences: a longer
+# run of text is read in overlapping windows of 48 words.
+_WINDOW_WORDS = 48
 
 
 def split_sentences(text: str) -> list[str]:
@@ -274,7 +275,8 @@ def _windows(sentence: str) -> list[str]:
     if len(words) <= _WINDOW_WORDS:
         return [sentence]
     step = _WINDOW_WORDS * 2 // 3
-    return [" ".join(words[i:i + _WINDOW_WORDS]) for i in range(0, len(words) - step, step)]
+    return [" ".join(words[start:start + _WINDOW_WORDS])
+            for start in range(0, len(words) - _WINDOW_WORDS + step, step)]
 
 
 class ClaimVote(BaseModel):

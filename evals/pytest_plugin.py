@@ -14,7 +14,8 @@ Options: ``--run-evals`` (tests marked ``@pytest.mark.eval`` are deselected with
 ``-m eval``), ``--eval-report PATH`` (JSON + HTML reports at the end of the session),
 ``--eval-baseline PATH`` and ``--eval-tolerance X`` (a test whose evaluation regressed
 against the baseline report fails), ``--eval-calibration PATH`` (the judge's calibration,
-stated in the reports). An evaluation stopped by Ctrl-C is still reported, marked partial.
+stated in the reports), ``--eval-faithfulness-judge grounded|llm|auto`` (who scores
+faithfulness; see ``EvalSettings.faithfulness_judge``). An evaluation stopped by Ctrl-C is still reported, marked partial.
 
 Example (a test file)::
 
@@ -72,6 +73,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--eval-calibration", metavar="PATH", default=None,
                     help="the judge's calibration JSON (localchain eval calibrate --out) to "
                          "state in the reports")
+    group.addoption("--eval-faithfulness-judge", choices=("auto", "grounded", "llm"),
+                    default=None, help="who scores faithfulness: grounded (per-claim "
+                    "evidence), llm (Ragas' LLM judge) or auto (grounded for the embedded "
+                    "judge model; the default)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -199,6 +204,12 @@ def rag_eval(request: pytest.FixtureRequest) -> Callable[..., EvalResult]:
                 if set(chosen) & set(JUDGE_METRICS):
                     options["judge"] = request.getfixturevalue("judge")
             options.setdefault("progress", False)
+            chosen_judge = request.config.getoption("--eval-faithfulness-judge")
+            if chosen_judge is not None:
+                from localchain.evals.harness import EvalSettings
+
+                options["settings"] = (options.get("settings") or EvalSettings()).model_copy(
+                    update={"faithfulness_judge": chosen_judge})
             calibration = request.config.getoption("--eval-calibration")
             if calibration and "calibration" not in options:
                 text = Path(calibration).read_text(encoding="utf-8")

@@ -68,15 +68,25 @@ def test_tiny_dataset_on_the_real_judge_has_no_nan(real_judge: ConstrainedJudge)
     for name in SCORED:
         assert (result.summary[name].n_scored, result.summary[name].n_not_scorable) == (2, 0)
     assert result.summary["MRR"].mean == 0.5  # retrieval metrics need no judge
+    # The embedded judge model: faithfulness is the grounded judge's (no LLM call), and it
+    # catches the spider's six legs.
+    assert result.metadata.settings["faithfulness"]["judge"] == "grounded"
+    assert [s.scores["faithfulness"].value for s in result.samples] == [1.0, 0.0]
+    assert "6 is in no context" in result.samples[1].scores["faithfulness"].reason
     usage = result.metadata.judge
-    assert usage.calls >= 4 and usage.seconds > 0
+    assert usage.calls >= 2 and usage.seconds > 0  # answer relevancy, one call per sample
     assert result.metadata.judge_model == "SmolLM2-135M-Instruct.Q4_1"
     assert result.metadata.settings["judge"]["decoding"] == "json-schema grammar"
     assert result.metadata.embeddings_model == "sentence-transformers/all-MiniLM-L6-v2"
 
 
 def test_calibration_on_the_real_judge_reports_agreement(real_judge: ConstrainedJudge) -> None:
-    report = calibrate(real_judge, limit=1, progress=False)
+    grounded = calibrate(real_judge, limit=1, progress=False)  # auto: grounded for this model
+    assert grounded.faithfulness_judge == "grounded" and grounded.accuracy == 1.0
+    assert grounded.judge.calls == 0
+    # Ragas' LLM judge on the same model, chosen by name.
+    report = calibrate(real_judge, limit=1, faithfulness_judge="llm", progress=False)
+    assert report.faithfulness_judge == "llm"
     assert (report.n, report.n_faithful, report.n_unfaithful) == (2, 1, 1)
     assert report.judge_model == "SmolLM2-135M-Instruct.Q4_1"
     assert 0.0 <= report.accuracy <= 1.0 and set(report.per_class) == {"faithful", "unfaithful"}
