@@ -76,6 +76,7 @@ InputGrammar = str | Callable[[Sequence[str]], str | None] | None
 that follows ``Action Input:``), a function of the texts in view returning GBNF, or None
 for one line of free text."""
 
+
 @runtime_checkable
 class DescribesInput(Protocol):
     """A tool that says how its Action Input is decoded under a grammar.
@@ -155,12 +156,18 @@ def action_grammar(tool_names: Sequence[str], *, allow_final: bool = True) -> st
     return f'root ::= "Action: " tool{final}\ntool ::= {tools}'
 
 
-def expression_grammar(texts: Sequence[str] | None = None) -> str:
+def expression_grammar(
+    texts: Sequence[str] | None = None, *, units: Sequence[str] | None = None
+) -> str:
     """An arithmetic expression the calculator accepts, ending at the newline.
 
     With ``texts``, numbers are grounded: only those written in the texts and
     :data:`COMMON_NUMBERS`. Without, any number. An expression is a call (``sqrt(144)``) or
     has at least one operator - a bare number is never worth a calculator call.
+
+    With ``units`` (unit names), a number may carry units (``84 km/h * 3.5 h``) and the
+    expression may end in a conversion (``7 hours to seconds``; then a single quantity is
+    enough).
 
     Example:
         >>> grammar = expression_grammar(["Convert 5 miles; 1 mile is 1.609 km."])
@@ -174,12 +181,27 @@ def expression_grammar(texts: Sequence[str] | None = None) -> str:
         choices = dict.fromkeys([*found, *COMMON_NUMBERS])
         number = "number ::= " + " | ".join(gbnf_literal(n) for n in choices)
     functions = " | ".join(gbnf_literal(name) for name in CALCULATOR_FUNCTIONS)
-    return "\n".join(
-        [
+    if units:
+        names = " | ".join(gbnf_literal(name) for name in dict.fromkeys(units))
+        head = [
+            'root ::= " " (expr conv? | "-"? number " " units conv) "\\n"',
+            'conv ::= " " ("to" | "in") " " units',
+            'units ::= unit (ws ("/" | "*") ws unit)* ("^" [23])?',
+            f"unit ::= {names}",
+            "expr ::= binary | call",
+            "binary ::= term (ws op ws term)+",
+            'term ::= "-"? atom "%"? (" " units)?',
+        ]
+    else:
+        head = [
             'root ::= " " expr "\\n"',
             "expr ::= binary | call",
             "binary ::= term (ws op ws term)+",
             'term ::= "-"? atom "%"?',
+        ]
+    return "\n".join(
+        [
+            *head,
             'atom ::= number | "(" ws (binary | term) ws ")" | call | "pi"',
             'call ::= fn "(" ws arg (ws "," ws arg)* ws ")"',
             "arg ::= binary | term",
@@ -317,7 +339,7 @@ def input_grammar(tool: BaseTool, view: InputView) -> str | None:
         True
         >>> input_grammar(WebSearch(), InputView(["Eiffel Tower"])).startswith('root ::= " " word')
         True
-        >>> input_grammar(Calculator(), InputView(["2 and 3"])).startswith('root ::= " " expr')
+        >>> input_grammar(Calculator(), InputView(["2 and 3"])).startswith('root ::= " " (expr')
         True
     """
     if isinstance(tool, DescribesInput):

@@ -18,10 +18,11 @@ Example:
 
 from __future__ import annotations
 
+import keyword
 import re
 from typing import Final
 
-__all__ = ["PERCENT_MARKER", "normalize_expression"]
+__all__ = ["PERCENT_MARKER", "normalize_expression", "split_conversion"]
 
 PERCENT_MARKER: Final = "_percent_"
 """Name of the call that marks a percentage. It starts with "_", and the calculator
@@ -34,6 +35,19 @@ _PERCENT_OF = re.compile(r"%\s*of\b", re.IGNORECASE)
 _GROUPED = re.compile(r"(?<![\w.])\d{1,3}(?:,\d{3})+(?!\d)")
 _FENCE_TAG = re.compile(r"^(?:python|py|math|text)\s*\n")
 _OPERAND = re.compile(r"[A-Za-z_]\w*|(?:\d[\d_]*\.?[\d_]*|\.\d[\d_]*)(?:[eE][+-]?\d+)?")
+# A number right before a name ("7 hours", "500 m") is one quantity, grouped so that
+# "3 km / 500 m" divides by 500 m; a closing parenthesis before a name multiplies it.
+_KEYWORD = r"(?:to|in|into|as)\b"
+# Python's own words ("1 if 1 else 2", "x for x in ...") and complex literals (1j) are left
+# for the parser to refuse as what they are.
+_NOT_A_UNIT = r"(?:" + "|".join(keyword.kwlist) + r"|into|j|J)\b"
+_QUANTITY = re.compile(
+    r"(?<![\w.])((?>\d[\d_]*(?:\.\d*)?(?:[eE][+-]?\d+)?))[ \t]*"
+    rf"(?!{_NOT_A_UNIT})((?>[A-Za-z]\w*)(?:\s*\*\*\s*\d+)?)(?!\s*\()"
+)
+_UNITS_ONLY = re.compile(r"[A-Za-z]\w*(?:\s*(?:\*\*|[*/^])\s*(?:[A-Za-z]\w*|\d))*")
+_GROUP_TIMES = re.compile(rf"\)(?![ \t]*{_KEYWORD})[ \t]*(?=[A-Za-z])")
+_CONVERSION = re.compile(r"\s+(?:to|in|into|as)\s+", re.IGNORECASE)
 _JSON_ARGUMENT = re.compile(r'^\{\s*"(?:expression|input|expr)"\s*:\s*"(.*)"\s*\}$', re.DOTALL)
 
 
@@ -153,10 +167,61 @@ def _mark_percentages(text: str) -> str:
     return text
 
 
-def normalize_expression(expression: str) -> str:
-    """Turn what a model typed into a Python arithmetic expression (not yet trusted)."""
+def normalize_expression(expression: str, *, units: bool = False) -> str:
+    """Turn what a model typed into a Python arithmetic expression (not yet trusted).
+
+    With ``units``, unit phrases become names (``degrees Celsius`` -> ``degC``, ``per`` ->
+    ``/``) and a number before a name is one quantity (``7 hours`` -> ``(7*hours)``); a
+    conversion (``... to seconds``) is kept as written for :func:`split_conversion`.
+
+    Example:
+        >>> normalize_expression("84 km per h * 3.5 h", units=True)
+        '(84*km) / h * (3.5*h)'
+    """
     text = _strip_wrapping(expression)
+    if units:
+        from localchain.agents.tools.units import normalize_unit_words
+
+        text = normalize_unit_words(text)
     for symbol, replacement in _SYMBOLS.items():
         text = text.replace(symbol, replacement)
     text = _TIMES_X.sub("*", text)
-    return _mark_percentages(_drop_thousands_separators(text))
+    text = _mark_percentages(_drop_thousands_separators(text))
+    if units:
+        text = _QUANTITY.sub(_quantity, text)
+        text = _GROUP_TIMES.sub(")*", text)
+    return text
+
+
+def _quantity(match: re.Match[str]) -> str:
+    """One number-and-unit as a group: "16 m**2" -> "(16*m**2)"; but an exponent stays
+    one ("10**400 km" is 10**400 kilometres, not 10 to the power of 400 km)."""
+    number, unit = match.group(1), match.group(2)
+    if match.string[: match.start()].rstrip().endswith("**"):
+        return f"{number}*{unit}"
+    return f"({number}*{unit})"
+
+
+def split_conversion(text: str) -> tuple[str, str | None]:
+    """``(expression, target units)`` for ``... to <units>`` (also ``in``, ``into``,
+    ``as``) outside parentheses, the target being unit names only (``km / h``);
+    ``(text, None)`` without a conversion.
+
+    Example:
+        >>> split_conversion("(7*hours) to seconds")
+        ('(7*hours)', 'seconds')
+        >>> split_conversion("max(1, 2)")
+        ('max(1, 2)', None)
+    """
+    depth = 0
+    found: re.Match[str] | None = None
+    depths = []
+    for char in text:
+        depth += 1 if char == "(" else -1 if char == ")" else 0
+        depths.append(depth)
+    for match in _CONVERSION.finditer(text):
+        if depths[match.start()] == 0 and _UNITS_ONLY.fullmatch(text[match.end() :].strip()):
+            found = match
+    if found is None:
+        return text, None
+    return text[: found.start()].strip(), text[found.end() :].strip()

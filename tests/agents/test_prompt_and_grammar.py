@@ -172,6 +172,8 @@ def test_grammars_compile_in_llama_cpp(engine) -> None:  # type: ignore[no-untyp
         expression_grammar(None),
         json_arguments_grammar(convert),
         input_grammar(Calculator(), InputView(["2 and 3"])),
+        input_grammar(Calculator(), InputView(["Convert 80 EUR to GBP at 0.86 GBP per EUR."])),
+        expression_grammar(None, units=["km/h", "h", "degC"]),
         answer_grammar(["Observation: 6912", "1,599.00 USD"]),
         answer_grammar(["no digits here"]),
         query_grammar(['How tall is the "Eiffel" Tower? It\'s 1,083 ft.']),

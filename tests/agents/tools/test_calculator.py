@@ -57,6 +57,7 @@ def refused_quickly(expression: str) -> CalculatorError:
 
 # --- hand cases --------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     ("expression", "expected"),
     [
@@ -181,6 +182,7 @@ def test_format_number(value: float, text: str) -> None:
 
 # --- refusals ----------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     ("expression", "reason_part"),
     [
@@ -277,9 +279,9 @@ def test_refusals_say_why(expression: str, reason_part: str) -> None:
 )
 def test_resource_bombs_are_refused_before_computing(expression: str) -> None:
     error = refused_quickly(expression)
-    assert any(
-        word in error.reason for word in ("digits", "too large", "nested", "longer than")
-    ), error.reason
+    assert any(word in error.reason for word in ("digits", "too large", "nested", "longer than")), (
+        error.reason
+    )
 
 
 @pytest.mark.parametrize(
@@ -335,6 +337,7 @@ def test_no_eval_exec_or_third_party_evaluator_in_the_source() -> None:
 
 
 # --- the tool ----------------------------------------------------------------------------
+
 
 def test_tool_interface() -> None:
     tool = Calculator()
@@ -406,9 +409,9 @@ numbers = st.one_of(
 
 
 def _extend(children: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
-    binary = st.tuples(
-        children, st.sampled_from(["+", "-", "*", "/", "//", "%"]), children
-    ).map(lambda t: f"({t[0]} {t[1]} {t[2]})")
+    binary = st.tuples(children, st.sampled_from(["+", "-", "*", "/", "//", "%"]), children).map(
+        lambda t: f"({t[0]} {t[1]} {t[2]})"
+    )
     power = st.tuples(children, st.integers(0, 4)).map(lambda t: f"({t[0]}) ** {t[1]}")
     negative = children.map(lambda child: f"-{child}")
     unary_function = st.tuples(
@@ -513,7 +516,7 @@ def test_hostile_parts_are_refused_anywhere(safe: str, hostile: str, shape: str)
 )
 def test_any_text_gives_a_number_or_a_calculator_error(text: str) -> None:
     try:
-        result = evaluate(text)
+        result = evaluate(text, units=False)
     except CalculatorError:
         return
     assert type(result) in (int, float)
