@@ -12,18 +12,21 @@ evidence that does carry signal on this stack is mostly not the LLM's:
   matching context sentence (a context longer than the embedding window is split into
   overlapping windows, not cut);
 * **overlap**: the share of the claim's content words found in the contexts (the citation
-  checker's :func:`~localchain.chains.citations.support`);
+  checker's :func:`~localchain.chains.citations.content_terms`), and the same share for the
+  words the claim adds to the question ("Plants absorb helium": only "helium");
 * **conflicts**, each enough to call a claim unsupported: a number or date in the claim that
   no context has, a name (a capitalised word inside the sentence, an acronym, or a run of
   capitalised words) that no context has, and a negation the best matching context clause
   does not share ("Penguins can fly" against "Penguins ... cannot fly");
-* the **LLM vote**: the judge model answers ``yes`` / ``no`` under a grammar about the claim
-  and its evidence sentences. It is one more vote; its text never becomes the reason.
+* the **LLM vote** (not in :data:`DEFAULT_SIGNALS`): the judge model answers ``yes`` / ``no``
+  under a grammar about the claim and its evidence sentences. It is one more vote; its text
+  never becomes the reason.
 
-A claim is supported when it has no conflict and ``similarity_weight * similarity +
-(1 - similarity_weight) * overlap`` (plus ``llm_weight`` for a yes, minus it for a no) reaches
-``threshold``. The score is the share of supported claims, as in Ragas; the reason names every
-claim, its verdict and its evidence, quoting only the answer and the contexts.
+A claim is supported when it has no conflict and the weighted mean of similarity, overlap and
+new-word overlap (0.4, 0.2, 0.4; plus ``llm_weight`` for a yes, minus it for a no) reaches
+``threshold`` (0.5) - chosen on the calibration set's dev split. The score is the share of
+supported claims, as in Ragas; the reason names every claim, its verdict and its evidence,
+quoting only the answer and the contexts.
 
 An answer that is only a refusal, or whose contexts are in another language than the answer,
 is not scorable (:class:`~localchain.evals.results.NotScorableKind` ``refusal`` /
@@ -35,7 +38,7 @@ Example:
     ...                     "Buzz Aldrin landed first, in 1975.",
     ...                     ["Neil Armstrong was the first person on the Moon, in 1969."])
     >>> check.score, check.claims[0].conflicts
-    (0.0, ['1975 is in no context', 'Aldrin is in no context'])
+    (0.0, ['1975 is in no context', 'Buzz Aldrin is in no context'])
 """
 
 from __future__ import annotations
@@ -425,15 +428,18 @@ class GroundedFaithfulness(BaseMetric):
         self, user_input: str, response: str, retrieved_contexts: list[str]
     ) -> MetricResult:
         """Score one answer; raises NotScorableError for a refusal or a language mismatch."""
-        check = await asyncio.to_thread(self.check, user_input, response, retrieved_contexts)
+        return await asyncio.to_thread(self.score, user_input=user_input, response=response,
+                                       retrieved_contexts=retrieved_contexts)
+
+    def score(  # type: ignore[override]
+        self, user_input: str, response: str, retrieved_contexts: list[str]
+    ) -> MetricResult:
+        """Blocking :meth:`ascore` (works inside a running event loop too)."""
+        check = self.check(user_input, response, retrieved_contexts)
         if check.not_scorable is not None:
             raise NotScorableError(check.not_scorable.kind, check.not_scorable.detail,
                                    reason=check.reason())
         return MetricResult(value=check.score, reason=check.reason())
-
-    def score(self, **kwargs: Any) -> MetricResult:  # type: ignore[override]
-        """Blocking :meth:`ascore`."""
-        return asyncio.run(self.ascore(**kwargs))
 
     # -- the check -----------------------------------------------------------------------
     def describe(self) -> dict[str, Any]:

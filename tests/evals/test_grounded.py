@@ -4,8 +4,11 @@ LLM vote through a scripted judge)."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -266,3 +269,19 @@ def test_calibrate_on_the_command_line_with_own_labels(tmp_path: Path) -> None:
         [sys.executable, "-m", "localchain", "eval", "calibrate", "--faithfulness-judge",
          "vibes"], cwd=tmp_path, capture_output=True, text=True, env=environ, timeout=120)
     assert bad.returncode == 2 and "'vibes' is not auto, grounded or llm" in bad.stderr
+
+
+def test_the_grounded_section_of_the_docs_runs_and_prints_what_it_says() -> None:
+    page = (Path(__file__).resolve().parents[2] / "docs" / "evals.md").read_text(
+        encoding="utf-8")
+    section = page.split("## Faithfulness on the embedded stack")[1].split("\n## ")[0]
+    blocks = re.findall(r"```python\n(.*?)```", section, re.DOTALL)
+    assert len(blocks) == 2
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        for number, block in enumerate(blocks):
+            exec(compile(block, f"evals.md[grounded {number}]", "exec"), {})  # noqa: S102
+    out = printed.getvalue()
+    assert out.startswith("0.0\n[not supported] \"Buzz Aldrin walked on the Moon first, in "
+                          "1975.\" - 1975 is in no context; Buzz Aldrin is in no context")
+    assert "[0.0, None]\n{'refusal': 1}\n" in out
