@@ -10,7 +10,8 @@ are observations; tool output is fenced and cut. The tools are in
 :mod:`localchain.agents.tools` (calculator, web search, retriever-as-tool).
 
 Modules: ``executor`` (the agent), ``prompt`` (the book's prompt as data, fencing),
-``grammar`` (GBNF per slot), ``decoding`` (grammar and repair decoders), ``parser``
+``grammar`` (GBNF per slot), ``decoding`` (grammar and repair decoders, self-consistency
+over a pure tool's input), ``examples`` (worked examples chosen per question), ``parser``
 (parse with repair), ``guards`` (repeat and stall detection), ``tool_call`` (tools never
 crash the run), ``result`` (typed results), ``trace`` (the verbose trace).
 
@@ -30,6 +31,7 @@ from localchain import _lazy_exports
 
 if TYPE_CHECKING:
     from localchain.agents.decoding import GrammarDecoder, RepairDecoder, StepLimits
+    from localchain.agents.examples import EXAMPLE_BANK, BM25ExampleSelector
     from localchain.agents.executor import ReActAgent
     from localchain.agents.grammar import action_grammar, expression_grammar, input_grammar
     from localchain.agents.guards import GuardSettings, LoopGuard
@@ -48,8 +50,10 @@ if TYPE_CHECKING:
 __all__ = [
     "BOOK_REACT_TEMPLATE",
     "CALCULATOR_EXAMPLES",
+    "EXAMPLE_BANK",
     "SEARCH_EXAMPLES",
     "AgentResult",
+    "BM25ExampleSelector",
     "GrammarDecoder",
     "GuardSettings",
     "LoopGuard",
@@ -74,6 +78,7 @@ __getattr__, __dir__ = _lazy_exports(
     __name__,
     {
         "decoding": ("GrammarDecoder", "RepairDecoder", "StepLimits"),
+        "examples": ("EXAMPLE_BANK", "BM25ExampleSelector"),
         "executor": ("ReActAgent",),
         "grammar": ("action_grammar", "expression_grammar", "input_grammar"),
         "guards": ("GuardSettings", "LoopGuard"),

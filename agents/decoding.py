@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections import Counter
 from collections.abc import Generator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -42,6 +43,7 @@ from localchain.agents.grammar import (
     answer_grammar,
     input_grammar,
     offered,
+    result_value,
     single_text_argument,
 )
 from localchain.agents.parser import ParsedStep, parse_step, strip_wrapping
@@ -99,6 +101,8 @@ class StepContext:
     """What the tools returned so far (observations that are not errors)."""
     allow_final: bool = True
     """False while the agent requires a tool call before answering (``tool_choice``)."""
+    examples: str | None = None
+    """Worked examples chosen for this question (the prompt's ``{examples}`` slot)."""
     parse_failures: int = 0
     repaired: int = 0
     notices: list[str] = field(default_factory=list)
@@ -161,8 +165,14 @@ class GrammarDecoder(StepDecoder):
         input_grammars: Mapping[str, InputGrammar] | None = None,
         ground_numbers: bool = True,
         ground_queries: bool = True,
+        samples: int = 1,
+        sample_temperature: float = 0.8,
+        quote_result: bool = False,
     ) -> None:
         super().__init__(llm, prompt, tools, limits)
+        self.samples = samples
+        self.sample_temperature = sample_temperature
+        self.quote_result = quote_result
         # A completion model over the *same* weights, lock and KV cache: it takes the
         # rendered prompt as text, which is what lets the executor write the start of the
         # model's turn.
@@ -174,7 +184,9 @@ class GrammarDecoder(StepDecoder):
 
     def prefix(self, ctx: StepContext) -> str:
         """The text the model continues: chat-templated instructions, then its own turn."""
-        head, turn = self.prompt.split(tools=self.tools, question=ctx.question, history=ctx.history)
+        head, turn = self.prompt.split(
+            tools=self.tools, question=ctx.question, history=ctx.history, examples=ctx.examples
+        )
         rendered = self.caps.render([HumanMessage(head.rstrip("\n"))])
         return rendered + turn + ctx.scratchpad
 
@@ -186,9 +198,10 @@ class GrammarDecoder(StepDecoder):
         max_tokens: int,
         grammar: str | None = None,
         line: bool = True,
+        **sampling: Any,
     ) -> str:
         ctx.check_time()
-        options: dict[str, Any] = {"max_tokens": max_tokens}
+        options: dict[str, Any] = {"max_tokens": max_tokens, **sampling}
         if grammar is not None:
             options["grammar"] = grammar
         stop = ["\n"] if line else None
@@ -243,7 +256,46 @@ class GrammarDecoder(StepDecoder):
                 tool_input = raw
         else:
             tool_input, _ = strip_wrapping(raw)
+            if self.samples > 1 and getattr(tool, "pure", False):
+                tool_input = self._vote(ctx, text, gbnf, tool, tool_input)
         return ParsedStep(kind="action", thought=thought, tool=name, tool_input=tool_input)
+
+    def _vote(
+        self, ctx: StepContext, text: str, gbnf: str | None, tool: BaseTool, greedy: str
+    ) -> str:
+        """Self-consistency over the Action Input of a pure tool: sample ``samples - 1`` more
+        inputs at ``sample_temperature`` under the same grammar, run the tool on each, and
+        keep an input whose result the most candidates agree on (the greedy input's when it
+        is among the most agreed; errors never win over a result)."""
+        from localchain.agents.tool_call import call_tool
+
+        candidates = [greedy]
+        for seed in range(1, self.samples):
+            raw = self._generate(
+                ctx,
+                text,
+                grammar=gbnf,
+                max_tokens=self.limits.input_tokens,
+                temperature=self.sample_temperature,
+                seed=seed,
+            ).strip()
+            candidates.append(strip_wrapping(raw)[0])
+        results: list[str | None] = []
+        for candidate in candidates:
+            outcome = call_tool(tool, candidate, timeout=5.0)
+            results.append(None if outcome.error else outcome.observation.strip())
+        counts = Counter(result for result in results if result is not None)
+        if not counts:
+            return greedy
+        most = max(counts.values())
+        chosen = results[0] if counts.get(results[0] or "", 0) == most else None
+        if chosen is None:
+            chosen = next(r for r in results if r is not None and counts[r] == most)
+        ctx.notices.append(
+            f"self-consistency: {most} of {len(candidates)} inputs for {tool.name} gave "
+            f"{chosen}" + ("" if chosen == results[0] else f" (greedy: {results[0]})")
+        )
+        return candidates[results.index(chosen)]
 
     def view(self, ctx: StepContext) -> InputView:
         """What the tools' input grammars may draw on at this step."""
@@ -268,7 +320,8 @@ class GrammarDecoder(StepDecoder):
         # After tools gave results, the answer's numbers must be quoted from them: the small
         # model otherwise restates the question and does the arithmetic itself, wrongly.
         grounded = self.ground_numbers and bool(ctx.results)
-        grammar = answer_grammar(ctx.results) if grounded else None
+        required = result_value(ctx.results[-1]) if self.quote_result and ctx.results else None
+        grammar = answer_grammar(ctx.results, require=required) if grounded or required else None
         answer = self._generate(
             ctx, text, max_tokens=self.limits.answer_tokens, grammar=grammar
         ).strip()
@@ -327,6 +380,7 @@ class RepairDecoder(StepDecoder):
             question=ctx.question,
             scratchpad=ctx.scratchpad + extra,
             history=ctx.history,
+            examples=ctx.examples,
         )
         return [HumanMessage(text)]
 
@@ -393,6 +447,9 @@ def make_decoder(
     ground_numbers: bool = True,
     ground_queries: bool = True,
     max_parse_retries: int = 2,
+    samples: int = 1,
+    sample_temperature: float = 0.8,
+    quote_result: bool = False,
 ) -> StepDecoder:
     """The decoder for a model: grammars on llama.cpp (``grammar=None`` or True), repair
     elsewhere (or with ``grammar=False``)."""
@@ -415,5 +472,8 @@ def make_decoder(
             input_grammars=input_grammars,
             ground_numbers=ground_numbers,
             ground_queries=ground_queries,
+            samples=samples,
+            sample_temperature=sample_temperature,
+            quote_result=quote_result,
         )
     return RepairDecoder(llm, prompt, tools, limits, max_parse_retries=max_parse_retries)

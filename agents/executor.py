@@ -31,6 +31,7 @@ from typing import Any, Literal
 
 from langchain_core.agents import AgentAction
 from langchain_core.callbacks import CallbackManagerForChainRun
+from langchain_core.example_selectors import BaseExampleSelector
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage
 from langchain_core.prompts import BasePromptTemplate
@@ -40,8 +41,11 @@ from langchain_core.tools import BaseTool
 from pydantic import ConfigDict, Field, PrivateAttr, field_validator
 
 from localchain.agents.decoding import OutOfTime, StepContext, StepDecoder, StepLimits, make_decoder
+from localchain.agents.examples import BM25ExampleSelector, examples_for_tools, format_examples
 from localchain.agents.guards import FORCE_NOTICES, GuardSettings, LoopGuard
 from localchain.agents.prompt import (
+    CALCULATOR_EXAMPLES,
+    SEARCH_EXAMPLES,
     ReActPrompt,
     fence_observation,
     format_step,
@@ -113,11 +117,32 @@ class ReActAgent(RunnableSerializable[dict[str, Any] | str, dict[str, Any]]):
     """Conversation memory shared across runs (see localchain.memory)."""
     grammar: bool | None = None
     """None: grammars when supported; False: parse with repair; True: require grammars."""
-    tool_choice: Literal["auto", "required"] = "auto"
-    """``"required"``: the first step must call a tool (on llama.cpp the grammar leaves
-    out ``Final Answer:`` until a tool has run; elsewhere a direct answer is sent back
-    as a format error). For agents whose questions always need a tool: a small model
-    otherwise answers from memory, wrongly."""
+    tool_choice: Literal["auto", "required"] = "required"
+    """``"required"`` (the default): the first step must call a tool (on llama.cpp the
+    grammar leaves out ``Final Answer:`` until a tool has run; elsewhere a direct answer is
+    sent back as a format error): a small model otherwise answers from memory, wrongly.
+    ``"auto"``: the model may answer at once (for agents whose questions often need no
+    tool)."""
+    examples: Literal["selected", "fixed"] | BaseExampleSelector | None = "selected"
+    """Worked examples in the prompt's ``{examples}`` slot: ``"selected"`` (the default)
+    the ``example_count`` examples of the built-in bank most similar to the question (BM25,
+    only examples for the agent's tools; :mod:`localchain.agents.examples`); ``"fixed"``
+    the shipped :data:`CALCULATOR_EXAMPLES` / :data:`SEARCH_EXAMPLES` for the tools; a
+    LangChain example selector of your own; None for none - with the default prompt, the
+    book's exact ReAct prompt. Text set in ``prompt.examples`` always wins."""
+    example_count: int = Field(3, ge=1, le=20)
+    """How many examples ``"selected"`` puts in the prompt."""
+    samples: int = Field(1, ge=1, le=16)
+    """Self-consistency (llama.cpp): for a pure tool (the calculator), sample this many
+    Action Inputs - the greedy one and ``samples - 1`` at ``sample_temperature`` - run the
+    tool on each and act on the result most of them agree on (the greedy one wins ties).
+    1: greedy only."""
+    sample_temperature: float = Field(0.8, gt=0, le=2)
+    """Temperature of the extra samples of ``samples``."""
+    quote_result: bool = True
+    """On llama.cpp: after a tool returned one value (a number, with units or not), the
+    Final Answer is decoded under a grammar that must quote it - or state that it is not
+    the answer. False: only ``ground_numbers`` limits the answer's numbers."""
     ground_numbers: bool = True
     """On llama.cpp: calculator expressions may only use numbers in view (question,
     conversation, observations), and a Final Answer after tool results only numbers the
@@ -137,6 +162,7 @@ class ReActAgent(RunnableSerializable[dict[str, Any] | str, dict[str, Any]]):
 
     _decoder: StepDecoder = PrivateAttr()
     _by_name: dict[str, BaseTool] = PrivateAttr()
+    _selector: BaseExampleSelector | None = PrivateAttr(default=None)
 
     @field_validator("prompt", mode="before")
     @classmethod
@@ -181,6 +207,11 @@ class ReActAgent(RunnableSerializable[dict[str, Any] | str, dict[str, Any]]):
         if unknown:
             raise ConfigError(f"input_grammars names tools the agent does not have: {unknown}")
         self._by_name = {tool.name: tool for tool in self.tools}
+        if isinstance(self.examples, BaseExampleSelector):
+            self._selector = self.examples
+        elif self.examples == "selected":
+            bank = examples_for_tools(self._by_name)
+            self._selector = BM25ExampleSelector(examples=bank, k=self.example_count)
         self._decoder = make_decoder(
             self.llm,
             grammar=self.grammar,
@@ -191,7 +222,25 @@ class ReActAgent(RunnableSerializable[dict[str, Any] | str, dict[str, Any]]):
             ground_numbers=self.ground_numbers,
             ground_queries=self.ground_queries,
             max_parse_retries=self.guards.max_parse_retries,
+            samples=self.samples,
+            sample_temperature=self.sample_temperature,
+            quote_result=self.quote_result,
         )
+
+    def examples_for(self, question: str) -> str:
+        """The worked examples this agent shows for ``question`` (see :attr:`examples`).
+
+        Example:
+            >>> agent.examples_for("How many minutes are in 3 hours?")  # doctest: +SKIP
+            'Question: How many seconds are in 2.5 minutes?...'
+        """
+        if self.prompt.examples.strip() or self.examples is None:
+            return ""
+        if self.examples == "fixed":
+            by_name = {"calculator": CALCULATOR_EXAMPLES, "web_search": SEARCH_EXAMPLES}
+            return "\n".join(by_name[name] for name in self._by_name if name in by_name)
+        assert self._selector is not None
+        return format_examples(self._selector.select_examples({"input": question}))
 
     @property
     def uses_grammar(self) -> bool:
@@ -287,6 +336,7 @@ class ReActAgent(RunnableSerializable[dict[str, Any] | str, dict[str, Any]]):
             texts_in_view=[question, plain_history(history)],
             deadline=started + self.max_seconds if self.max_seconds else None,
             callbacks=run_manager.get_child() if run_manager else None,
+            examples=self.examples_for(question),
         )
         guard = LoopGuard(self.guards)
         steps: list[ReActStep] = []

@@ -66,6 +66,7 @@ __all__ = [
     "numbers_in",
     "offered",
     "query_grammar",
+    "result_value",
     "search_input_grammar",
     "single_text_argument",
     "words_in",
@@ -257,8 +258,13 @@ def query_grammar(texts: Sequence[str], *, max_words: int = _MAX_QUERY_WORDS) ->
     )
 
 
-def answer_grammar(observations: Sequence[str]) -> str:
+def answer_grammar(observations: Sequence[str], *, require: str | None = None) -> str:
     """A one-line answer whose numbers all come from ``observations``.
+
+    With ``require`` (the last tool result, e.g. ``"178377"``), the answer must quote it:
+    words, then the result, then words and numbers from the observations - or say
+    outright that it is not the answer (``The result 178377 is not the answer: ...``).
+    A small model otherwise answers "1 + 2 = 3" after the calculator said 178377.
 
     Used for a Final Answer after tools returned results. The result is in an observation,
     and a small model asked for the answer otherwise restates the question and does the
@@ -269,8 +275,23 @@ def answer_grammar(observations: Sequence[str]) -> str:
         >>> grammar = answer_grammar(["6912"])
         >>> '"6912"' in grammar and '"901"' not in grammar and '"1"' not in grammar
         True
+        >>> print(answer_grammar(["25200 s"], require="25200").splitlines()[0])
+        root ::= " " (first run? req tail? | req tail? | "The result " req " is not the answer:" tail)
     """
     found = [n for n in numbers_in(observations) if len(n) <= 24][:_MAX_NUMBERS]
+    if require is not None:
+        numbers = list(dict.fromkeys([require, *found]))
+        return "\n".join(
+            [
+                'root ::= " " (first run? req tail? | req tail? '
+                '| "The result " req " is not the answer:" tail)',
+                "first ::= [^\\n0-9 ]",
+                "run ::= [^\\n0-9]+",
+                "tail ::= run (number run?)*",
+                f"req ::= {gbnf_literal(require)}",
+                "number ::= " + " | ".join(gbnf_literal(n) for n in numbers),
+            ]
+        )
     lines = [
         'root ::= " " (number | first run? number?) (run number)* run?',
         "first ::= [^\\n0-9 ]",
@@ -281,6 +302,21 @@ def answer_grammar(observations: Sequence[str]) -> str:
     else:  # nothing to quote: an answer in words only
         lines[0] = 'root ::= " " first run?'
     return "\n".join(lines)
+
+
+_VALUE = re.compile(r"\s*(-?\d[\d,]*(?:\.\d+)?)(?:\s+[^\s\d]{1,12})?\s*")
+
+
+def result_value(observation: str) -> str | None:
+    """The number of an observation that is one value (``"25200 s"`` -> ``"25200"``,
+    ``"126"``), or None for any other text (a passage, an error).
+
+    Example:
+        >>> result_value("1699.15 EUR"), result_value("Canberra is the capital.")
+        ('1699.15', None)
+    """
+    match = _VALUE.fullmatch(observation)
+    return match.group(1) if match else None
 
 
 def single_text_argument(tool: BaseTool) -> str | None:

@@ -238,14 +238,16 @@ class ReActPrompt(BaseModel):
             lines.append(line.strip())
         return "\n".join(lines)
 
-    def examples_text(self) -> str:
+    def examples_text(self, examples: str | None = None) -> str:
         """The ``{examples}`` text: the heading, the examples and a blank line (or nothing).
+        ``examples`` stands in for :attr:`examples` when it is empty (the agent's examples
+        chosen for the question); set text in :attr:`examples` always wins.
 
         Example:
             >>> print(ReActPrompt(examples=SEARCH_EXAMPLES).examples_text().splitlines()[:2])
             ['Examples:', '']
         """
-        body = self.examples.strip()
+        body = self.examples.strip() or (examples or "").strip()
         if not body:
             return ""
         heading = f"{self.examples_heading.strip()}\n\n" if self.examples_heading.strip() else ""
@@ -268,9 +270,10 @@ class ReActPrompt(BaseModel):
         question: str,
         scratchpad: str = "",
         history: Sequence[BaseMessage] | str | None = None,
+        examples: str | None = None,
     ) -> str:
         """The whole prompt text, as one message (the form used without grammar support)."""
-        head, turn = self.split(tools=tools, question=question, history=history)
+        head, turn = self.split(tools=tools, question=question, history=history, examples=examples)
         return head + turn + scratchpad
 
     def split(
@@ -279,6 +282,7 @@ class ReActPrompt(BaseModel):
         tools: Sequence[BaseTool],
         question: str,
         history: Sequence[BaseMessage] | str | None = None,
+        examples: str | None = None,
     ) -> tuple[str, str]:
         """The prompt as (instructions up to the question, start of the model's turn).
 
@@ -294,7 +298,7 @@ class ReActPrompt(BaseModel):
             "tools": self.describe_tools(tools),
             "tool_names": ", ".join(tool.name for tool in tools),
             "chat_history": self.history_text(history),
-            "examples": self.examples_text(),
+            "examples": self.examples_text(examples) if "{examples}" in self.template else "",
             "input": question,
         }
         body = self.template.rstrip()[: -len("{agent_scratchpad}")]

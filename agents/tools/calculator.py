@@ -625,6 +625,9 @@ class Calculator(BaseTool):
     description: str = ""
     """What the model reads about the tool; empty: :data:`PLAIN_DESCRIPTION`, or
     :data:`UNITS_DESCRIPTION` with ``units``."""
+    pure: bool = True
+    """Same input, same output, no side effects: an agent may run it on several candidate
+    inputs and compare (``ReActAgent(samples=...)``)."""
     units: bool = True
     """Numbers may carry units and convert (``7 hours to seconds``); False: plain
     arithmetic only, and the input grammar offers no unit names."""

@@ -16,11 +16,12 @@ import localchain.agents
 MODULES = {
     "localchain.agents": 2,
     "localchain.agents.decoding": 11,
+    "localchain.agents.examples": 8,
     "localchain.agents.executor": 4,
-    "localchain.agents.grammar": 28,  # 3 examples moved to localchain.grammars
+    "localchain.agents.grammar": 30,  # 3 examples moved to localchain.grammars
     "localchain.agents.guards": 10,
     "localchain.agents.parser": 11,
-    "localchain.agents.prompt": 14,
+    "localchain.agents.prompt": 16,
     "localchain.agents.result": 11,
     "localchain.agents.tool_call": 11,
     "localchain.agents.trace": 7,

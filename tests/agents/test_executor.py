@@ -219,7 +219,7 @@ def test_verbose_prints_the_trace_to_stderr(capsys: pytest.CaptureFixture[str]) 
 def test_memory_carries_the_conversation_across_runs() -> None:
     memory = WindowMemory(k=2)
     agent, llm = make([final("Nice to meet you, Maarten."), final("Your name is Maarten.")],
-                      memory=memory)  # fmt: skip
+                      memory=memory, tool_choice="auto")  # fmt: skip
     agent.invoke({"input": "Hi! My name is Maarten."})
     agent.invoke({"input": "What is my name?"})
     shown = (
@@ -297,7 +297,8 @@ def test_required_tool_choice_sends_a_direct_answer_back() -> None:
 
 
 def test_auto_tool_choice_accepts_a_direct_answer() -> None:
-    agent, llm = make([final("4")])
+    assert ReActAgent.model_fields["tool_choice"].default == "required"
+    agent, llm = make([final("4")], tool_choice="auto")
     result = agent.invoke({"input": "What is 2 + 2?"})
     assert result["output"] == "4" and result["parse_failures"] == 0
     assert result["intermediate_steps"] == [] and len(llm.calls) == 1

@@ -176,6 +176,7 @@ def test_grammars_compile_in_llama_cpp(engine) -> None:  # type: ignore[no-untyp
         expression_grammar(None, units=["km/h", "h", "degC"]),
         answer_grammar(["Observation: 6912", "1,599.00 USD"]),
         answer_grammar(["no digits here"]),
+        answer_grammar(["25200 s", "7"], require="25200"),
         query_grammar(['How tall is the "Eiffel" Tower? It\'s 1,083 ft.']),
     ):
         assert gbnf is not None

@@ -11,6 +11,7 @@ MODULES = [
     "localchain.agents.tools",
     "localchain.agents.tools.calculator",
     "localchain.agents.tools._expression_text",
+    "localchain.agents.tools.units",
     "localchain.agents.tools.web_search",
 ]
 
@@ -20,5 +21,5 @@ def test_docstring_examples(name: str) -> None:
     module = importlib.import_module(name)
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert result.failed == 0, f"{result.failed} docstring example(s) failed in {name}"
-    if name.endswith(("calculator", "_expression_text")):
+    if name.endswith(("calculator", "_expression_text", "units")):
         assert result.attempted > 0
