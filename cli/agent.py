@@ -20,7 +20,7 @@ from localchain.cli.options import (
 if TYPE_CHECKING:
     from langchain_core.tools import BaseTool
 
-__all__ = ["AGENT_TOOLS", "ToolChoice", "agent", "examples_for", "tools_from_names"]
+__all__ = ["AGENT_TOOLS", "Examples", "ToolChoice", "agent", "examples_for", "tools_from_names"]
 
 AGENT_TOOLS = ("calculator", "web_search")
 """Tool names the command knows."""
@@ -60,6 +60,14 @@ def examples_for(tools: list[BaseTool]) -> str:
     return "\n".join(by_name[tool.name] for tool in tools if tool.name in by_name)
 
 
+class Examples(str, Enum):
+    """Values of ``--examples`` (see ``ReActAgent.examples``; ``none``: the book's prompt)."""
+
+    selected = "selected"
+    fixed = "fixed"
+    none = "none"
+
+
 class ToolChoice(str, Enum):
     """Values of ``--tool-choice`` (see ``ReActAgent.tool_choice``)."""
 
@@ -83,18 +91,38 @@ def agent(
         float, typer.Option("--max-seconds", min=1, help="Wall-clock budget in seconds.")
     ] = 120.0,
     examples: Annotated[
-        bool,
+        Examples | None,
         typer.Option(
-            "--examples", help="Put worked examples of the chosen tools into the prompt."
+            "--examples",
+            help="Worked examples in the prompt: 'selected' (the most similar to the question; "
+            "default), 'fixed' (the same for every question) or 'none' (the book's prompt).",
         ),
-    ] = False,
+    ] = None,
     tool_choice: Annotated[
-        ToolChoice,
+        ToolChoice | None,
         typer.Option(
             "--tool-choice",
-            help="'required': the first step must call a tool instead of answering from memory.",
+            help="'required' (default): the first step must call a tool instead of answering "
+            "from memory; 'auto': the model may answer at once.",
         ),
-    ] = ToolChoice.auto,
+    ] = None,
+    samples: Annotated[
+        int | None,
+        typer.Option(
+            "--samples",
+            min=1,
+            max=16,
+            help="Self-consistency: calculator inputs sampled per step, the majority result "
+            "acted on (1: greedy only).",
+        ),
+    ] = None,
+    quote_result: Annotated[
+        bool | None,
+        typer.Option(
+            "--quote-result/--no-quote-result",
+            help="The final answer must quote the tool's result (default on).",
+        ),
+    ] = None,
     model_options: ModelOptions = ModelOptions(),
     json_output: JsonOpt = False,
 ) -> None:
@@ -104,14 +132,24 @@ def agent(
     from localchain.models.registry import load_chat_model
 
     chosen = tools_from_names(tools)
+    # Options left unset keep ReActAgent's defaults: one place decides them.
+    options: dict[str, object] = {}
+    if examples is not None:
+        options["examples"] = None if examples is Examples.none else examples.value
+    if tool_choice is not None:
+        options["tool_choice"] = tool_choice.value
+    if samples is not None:
+        options["samples"] = samples
+    if quote_result is not None:
+        options["quote_result"] = quote_result
     react = ReActAgent(
         llm=load_chat_model(settings=model_options.settings()),
         tools=chosen,
         max_iterations=max_iterations,
         max_seconds=max_seconds,
         verbose=verbose,
-        prompt=ReActPrompt(examples=examples_for(chosen) if examples else ""),
-        tool_choice=tool_choice.value,
+        prompt=ReActPrompt(),
+        **options,
     )
     result = AgentResult.from_output(react.invoke({"input": question.strip()}))
     if json_output:

@@ -44,10 +44,10 @@ def test_worked_examples_and_required_tool_choice(tmp_path: Path) -> None:
     # The question of test_react_model's tool_choice test: with worked examples in the prompt
     # the embedded model answers it from memory unless a tool call is required first.
     question = "Convert 5 miles to kilometers. One mile is 1.609 kilometers."
-    common = ("--json", "--n-ctx", "2048", "--max-seconds", "600", "--examples")
-    auto = json.loads(run_cli(question, *common, cwd=tmp_path).stdout)
+    common = ("--json", "--n-ctx", "2048", "--max-seconds", "600", "--examples", "fixed")
+    auto = json.loads(run_cli(question, *common, "--tool-choice", "auto", cwd=tmp_path).stdout)
     assert auto["intermediate_steps"] == [] and "8.045" not in auto["output"]
-    done = run_cli(question, *common, "--tool-choice", "required", cwd=tmp_path)
+    done = run_cli(question, *common, cwd=tmp_path)  # tool_choice="required" by default
     assert done.returncode == 0, done.stderr
     data = json.loads(done.stdout)
     assert data["intermediate_steps"][0] == {
