@@ -47,6 +47,7 @@ import os
 import platform
 import re
 import statistics
+import sys
 import time
 from collections import Counter
 from datetime import UTC, datetime
@@ -68,7 +69,24 @@ QUESTIONS = HERE / "data" / "agent_questions.jsonl"
 CORPUS = HERE / "data" / "agent_corpus.jsonl"
 MAX_ITERATIONS, MAX_SECONDS = 8, 120.0
 SETTINGS = {"n_ctx": 4096, "temperature": 0.0, "seed": 42, "max_tokens": 256}
-SINGLE_CALCULATION = {"arithmetic", "percentage", "conversion"}
+SINGLE_CALCULATION = {"arithmetic", "percentage", "conversion", "unit"}
+SAMPLES = 3
+
+# Today's defaults before issue 15 (the book's prompt, no examples, tool_choice "auto",
+# greedy inputs, answers grounded in numbers only, a calculator without units), and each
+# technique alone on top of them; "all" is every technique together.
+BEFORE = {"examples": None, "tool_choice": "auto", "samples": 1, "quote_result": False}
+TECHNIQUES: dict[str, tuple[dict[str, Any], bool]] = {
+    "before": (BEFORE, False),
+    "t1-fixed-examples-required": ({**BEFORE, "examples": "fixed", "tool_choice": "required"},
+                                   False),
+    "t2-selected-examples": ({**BEFORE, "examples": "selected"}, False),
+    "t3-self-consistency": ({**BEFORE, "samples": SAMPLES}, False),
+    "t4-units": (BEFORE, True),
+    "t5-quote-result": ({**BEFORE, "quote_result": True}, False),
+    "all": ({"examples": "selected", "tool_choice": "required", "samples": SAMPLES,
+             "quote_result": True}, True),
+}  # fmt: skip
 
 # The book's prompt, as LangChain hub's hwchase17/react has it: localchain's template
 # without the conversation slot it adds for memory.
@@ -81,11 +99,11 @@ def load_jsonl(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-def make_tools() -> list[BaseTool]:
+def make_tools(units: bool = True) -> list[BaseTool]:
     docs = [Document(d["text"], metadata={"title": d["title"], "source": d["source"]})
             for d in load_jsonl(CORPUS)]  # fmt: skip
     search = WebSearch(offline=True, fallback=BM25Retriever.from_documents(docs, k=2))
-    return [Calculator(), search]
+    return [Calculator(units=units), search]
 
 
 def _numbers(text: str) -> list[float]:
@@ -125,6 +143,7 @@ def run_localchain(chat: LlamaCppChat, tools: list[BaseTool], **options: Any):
             "trace": [
                 [s.tool, s.tool_input, s.observation[:200]] for s in result["intermediate_steps"]
             ],
+            "notices": [n for n in result["notices"] if n.startswith("self-consistency")],
         }
 
     return run
@@ -133,7 +152,18 @@ def run_localchain(chat: LlamaCppChat, tools: list[BaseTool], **options: Any):
 def run_localchain_examples(chat: LlamaCppChat, tools: list[BaseTool]):
     """localchain with the shipped worked examples and a tool call required first."""
     prompt = ReActPrompt(examples=CALCULATOR_EXAMPLES + "\n" + SEARCH_EXAMPLES)
-    return run_localchain(chat, tools, prompt=prompt, tool_choice="required")
+    return run_localchain(chat, tools, prompt=prompt, tool_choice="required", examples=None,
+                          samples=1, quote_result=False)  # fmt: skip
+
+
+def run_technique(name: str):
+    """A ReActAgent configuration of TECHNIQUES (its own calculator: with units or not)."""
+    options, units = TECHNIQUES[name]
+
+    def make(chat: LlamaCppChat, tools: list[BaseTool]):
+        return run_localchain(chat, make_tools(units=units), **options)
+
+    return make
 
 
 def run_stock(chat: LlamaCppChat, tools: list[BaseTool]):
@@ -221,6 +251,15 @@ def run_create_agent_stock(chat: LlamaCppChat, tools: list[BaseTool]):
     return _tool_calling_run(create_agent(stock, tools))
 
 
+def summarize_splits(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The summary over all questions, and per split (dev, heldout)."""
+    splits = sorted({r.get("split", "dev") for r in rows})
+    return {
+        **summarize(rows),
+        "splits": {s: summarize([r for r in rows if r.get("split", "dev") == s]) for s in splits},
+    }
+
+
 def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
     def accuracy(subset: list[dict[str, Any]]) -> float | None:
         return round(sum(r["correct"] for r in subset) / len(subset), 3) if subset else None
@@ -247,52 +286,86 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--limit", type=int, help="only the first N questions (smoke test)")
-    parser.add_argument("--systems", default="localchain,localchain-examples,stock")
+    parser.add_argument("--systems", default=",".join([*TECHNIQUES, "create-agent"]))
+    parser.add_argument("--split", help="only this split's questions (dev or heldout)")
+    parser.add_argument(
+        "--by-system",
+        action="store_true",
+        help="each system answers all questions in turn (keeps its prompt cached)",
+    )
     parser.add_argument("--out", type=Path, help="write the JSON here too")
     args = parser.parse_args()
-    questions = load_jsonl(QUESTIONS)[: args.limit]
+    questions = [q for q in load_jsonl(QUESTIONS) if args.split in (None, q.get("split"))]
+    questions = questions[: args.limit]
     names = [name.strip() for name in args.systems.split(",") if name.strip()]
     load0 = round(os.getloadavg()[0], 2)
     chat = LlamaCppChat(**SETTINGS)
     tools = make_tools()
     makers = {"localchain": run_localchain, "localchain-examples": run_localchain_examples,
               "stock": run_stock, "create-agent": run_create_agent,
-              "create-agent-stock": run_create_agent_stock}  # fmt: skip
+              "create-agent-stock": run_create_agent_stock,
+              **{name: run_technique(name) for name in TECHNIQUES}}  # fmt: skip
     systems = {name: makers[name](chat, tools) for name in names}
     rows: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
-    for i, item in enumerate(questions):
-        order = names[i % len(names) :] + names[: i % len(names)]
-        for name in order:
-            started = time.perf_counter()
-            try:
-                outcome = systems[name](item["question"])
-            except Exception as err:  # noqa: BLE001 - a crash is a wrong answer, recorded
-                outcome = {"output": "", "parse_failures": 0, "steps": 0, "stopped": "crash",
-                           "error": f"{type(err).__name__}: {err}"}  # fmt: skip
-            outcome["seconds"] = round(time.perf_counter() - started, 3)
-            outcome["correct"] = is_correct(item["question"], outcome["output"],
-                                            item["answer"], item.get("tolerance"))  # fmt: skip
-            rows[name].append({**item, **outcome})
-    result = {
-        "benchmark": "agent_accuracy",
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
-        "loadavg_1m": {"start": load0, "end": round(os.getloadavg()[0], 2)},
-        "model": chat.model_name,
-        "settings": {**SETTINGS, "max_iterations": MAX_ITERATIONS, "max_seconds": MAX_SECONDS},
-        "versions": {lib: version(lib) for lib in ("llama_cpp_python", "langchain-core")}
-        | ({"langchain-classic": version("langchain-classic")} if "stock" in names else {})
-        | ({"langchain": version("langchain")} if any("create" in n for n in names) else {}),
-        "questions": len(questions),
-        "systems": {name: summarize(rows[name]) for name in names},
-        "per_question": {name: rows[name] for name in names},
-    }
-    text = json.dumps(result, ensure_ascii=False)
     out = args.out or (HERE / "results" / "agent_accuracy.json" if args.limit is None else None)
-    if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
-    print(text)
+
+    def ask(name: str, i: int, item: dict[str, Any]) -> None:
+        started = time.perf_counter()
+        try:
+            outcome = systems[name](item["question"])
+        except Exception as err:  # noqa: BLE001 - a crash is a wrong answer, recorded
+            outcome = {"output": "", "parse_failures": 0, "steps": 0, "stopped": "crash",
+                       "error": f"{type(err).__name__}: {err}"}  # fmt: skip
+        outcome["seconds"] = round(time.perf_counter() - started, 3)
+        outcome["correct"] = is_correct(item["question"], outcome["output"],
+                                        item["answer"], item.get("tolerance"))  # fmt: skip
+        rows[name].append({**item, **outcome})
+        print(f"[{i + 1}/{len(questions)}] {name} {item['id']}: "
+              f"{'ok' if outcome['correct'] else 'WRONG'} {outcome['seconds']}s "
+              f"{outcome['output'][:60]!r}", file=sys.stderr, flush=True)  # fmt: skip
+
+    def report(done: list[str]) -> dict[str, Any]:
+        result = {
+            "benchmark": "agent_accuracy",
+            "date": datetime.now(UTC).isoformat(timespec="seconds"),
+            "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
+            "loadavg_1m": {"start": load0, "end": round(os.getloadavg()[0], 2)},
+            "model": chat.model_name,
+            "settings": {
+                **SETTINGS,
+                "max_iterations": MAX_ITERATIONS,
+                "max_seconds": MAX_SECONDS,
+            },  # fmt: skip
+            "order": "by system" if args.by_system else "alternating, question by question",
+            "versions": {lib: version(lib) for lib in ("llama_cpp_python", "langchain-core")}
+            | ({"langchain-classic": version("langchain-classic")} if "stock" in names else {})
+            | ({"langchain": version("langchain")} if any("create" in n for n in names) else {}),
+            "questions": len(questions),
+            "configurations": {
+                name: TECHNIQUES[name][0] | {"units": TECHNIQUES[name][1]}
+                for name in done
+                if name in TECHNIQUES
+            },  # fmt: skip
+            "systems": {name: summarize_splits(rows[name]) for name in done},
+            "per_question": {name: rows[name] for name in done},
+        }
+        if out is not None:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
+        return result
+
+    if args.by_system:
+        # Each system answers every question before the next starts, so its prompt's
+        # prefix stays in the KV cache (alternating re-evaluates the whole prompt each time).
+        for done, name in enumerate(names):
+            for i, item in enumerate(questions):
+                ask(name, i, item)
+            report(names[: done + 1])
+    else:
+        for i, item in enumerate(questions):
+            for name in names[i % len(names) :] + names[: i % len(names)]:
+                ask(name, i, item)
+    print(json.dumps(report(names), ensure_ascii=False))
 
 
 if __name__ == "__main__":
