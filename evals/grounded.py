@@ -338,7 +338,14 @@ class ClaimCheck(BaseModel):
 
 
 class FaithfulnessCheck(BaseModel):
-    """Every claim of one answer, checked."""
+    """Every claim of one answer, checked.
+
+    Example:
+        >>> check = FaithfulnessCheck(claims=[ClaimCheck(claim="a", supported=True),
+        ...                                   ClaimCheck(claim="b", supported=False)])
+        >>> check.score
+        0.5
+    """
 
     claims: list[ClaimCheck] = Field(default_factory=list)
     refusals: list[str] = Field(default_factory=list)
