@@ -119,16 +119,26 @@ def _trust(result: EvalResult) -> str:
     if meta.judge_model is None:
         return "<p>No judge metric in this run.</p>"
     calibration = meta.calibration
+    faithfulness = (meta.settings.get("faithfulness") or {}).get("judge")
+    scored_by = (" Faithfulness was scored by the grounded judge (per-claim evidence: "
+                 "embeddings, word overlap, number / name / negation conflicts)."
+                 if faithfulness == "grounded" else "")
     if not calibration:
-        return (f"<div class=trust>Judge: <b>{_e(meta.judge_model)}</b>. Not calibrated in "
+        return (f"<div class=trust>Judge: <b>{_e(meta.judge_model)}</b>.{scored_by} Not "
+                "calibrated in "
                 "this report: run <code>localchain eval calibrate</code> to measure how often "
                 "it agrees with human faithfulness labels before trusting these scores.</div>")
     per_class = calibration.get("per_class", {})
     classes = ", ".join(f"{_e(k)}: {_num(v, 2)}" for k, v in per_class.items())
+    splits = calibration.get("per_split") or {}
+    held = (f"; on the held-out items: <b>{_num(splits['heldout'], 2)}</b>"
+            if "heldout" in splits else "")
+    calibrated = calibration.get("faithfulness_judge")
     return (f"<div class=trust>Judge: <b>{_e(calibration.get('judge_model', meta.judge_model))}"
-            f"</b>. On {calibration.get('n', '?')} labelled (question, context, answer) items "
+            f"</b>{f' ({_e(calibrated)} faithfulness)' if calibrated else ''}.{scored_by} On "
+            f"{calibration.get('n', '?')} labelled (question, context, answer) items "
             f"it agreed with the faithful / unfaithful label <b>"
-            f"{_num(calibration.get('accuracy'), 2)}</b> of the time (per class: {classes}; "
+            f"{_num(calibration.get('accuracy'), 2)}</b> of the time{held} (per class: {classes}; "
             f"not scorable: {calibration.get('n_not_scorable', 0)}). Treat differences in "
             "scores smaller than its error rate as noise.</div>")
 

@@ -176,3 +176,16 @@ def test_cli_reports_dataset_errors_with_the_line(
     dataset.write_text('{"question": "no answer"}\n', encoding="utf-8")
     code, _, err = _cli(["eval", str(dataset), "--metric", "mrr"], capsys)
     assert code == 1 and "no target was given" in err
+
+
+def test_the_grounded_judge_and_its_heldout_agreement_are_stated(scripted: Any) -> None:
+    result = _result(scripted)
+    result.metadata.settings["faithfulness"] = {"judge": "grounded"}
+    assert "Faithfulness was scored by the grounded judge" in render_html(result)
+    result.metadata.calibration = {"judge_model": "SmolLM2", "faithfulness_judge": "grounded",
+                                   "n": 96, "accuracy": 0.95, "per_split": {"dev": 1.0,
+                                                                            "heldout": 0.87},
+                                   "per_class": {"faithful": 0.98, "unfaithful": 0.92}}
+    page = render_html(result)
+    assert "Judge: <b>SmolLM2</b> (grounded faithfulness)." in page
+    assert "<b>0.95</b> of the time; on the held-out items: <b>0.87</b> (per class" in page
