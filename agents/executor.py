@@ -132,11 +132,12 @@ class ReActAgent(RunnableSerializable[dict[str, Any] | str, dict[str, Any]]):
     book's exact ReAct prompt. Text set in ``prompt.examples`` always wins."""
     example_count: int = Field(3, ge=1, le=20)
     """How many examples ``"selected"`` puts in the prompt."""
-    samples: int = Field(1, ge=1, le=16)
+    samples: int = Field(3, ge=1, le=16)
     """Self-consistency (llama.cpp): for a pure tool (the calculator), sample this many
     Action Inputs - the greedy one and ``samples - 1`` at ``sample_temperature`` - run the
     tool on each and act on the result most of them agree on (the greedy one wins ties).
-    1: greedy only."""
+    1: greedy only. The default, 3, is part of the configuration that measured best on the
+    agent benchmark's dev split (docs/benchmarks.md, section 5)."""
     sample_temperature: float = Field(0.8, gt=0, le=2)
     """Temperature of the extra samples of ``samples``."""
     quote_result: bool = True

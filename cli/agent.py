@@ -113,7 +113,7 @@ def agent(
             min=1,
             max=16,
             help="Self-consistency: calculator inputs sampled per step, the majority result "
-            "acted on (1: greedy only).",
+            "acted on (default 3; 1: greedy only).",
         ),
     ] = None,
     quote_result: Annotated[

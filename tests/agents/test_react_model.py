@@ -136,8 +136,10 @@ def test_required_tool_choice_with_worked_examples(chat: LlamaCppChat) -> None:
     prompt = ReActPrompt(examples=CALCULATOR_EXAMPLES + "\n" + SEARCH_EXAMPLES)
     question = "Convert 5 miles to kilometers. One mile is 1.609 kilometers."
     corpus = BM25Retriever.from_texts(["One mile is 1.609 kilometers."])
-    tools = [Calculator(), WebSearch(offline=True, fallback=corpus)]
-    auto = ReActAgent(llm=chat, tools=tools, prompt=prompt, max_seconds=600).invoke(question)
+    tools = [Calculator(units=False), WebSearch(offline=True, fallback=corpus)]
+    auto = ReActAgent(
+        llm=chat, tools=tools, prompt=prompt, tool_choice="auto", max_seconds=600
+    ).invoke(question)
     assert auto["intermediate_steps"] == [] and "8.045" not in auto["output"]
     required = ReActAgent(
         llm=chat, tools=tools, prompt=prompt, tool_choice="required", max_seconds=600
