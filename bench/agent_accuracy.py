@@ -1,8 +1,11 @@
 """Agent accuracy on the embedded model: localchain's ReActAgent vs stock LangChain's ReAct.
 
-Runs the question set in ``bench/data/agent_questions.jsonl`` (44 questions: arithmetic,
-percentages, conversions with a stated rate - the book's MacBook-in-EUR among them -,
-multi-step problems, and lookups answered from a small local corpus) through
+Runs the question set in ``bench/data/agent_questions.jsonl`` (85 questions: arithmetic,
+percentages, conversions with a stated rate - the book's MacBook-in-EUR among them -, unit
+conversions, multi-step problems, and lookups answered from a small local corpus; 30 of
+them marked ``"split": "heldout"``, kept out of all tuning, the rest ``dev``) through the
+ReActAgent configurations of ``TECHNIQUES`` (the defaults before issue 15, each technique
+alone, all of them: today's defaults) and
 
   (a) ``localchain``: ``localchain.agents.ReActAgent`` (grammar-constrained steps, guards);
   (a') ``localchain-examples``: the same with the shipped worked examples in the prompt
@@ -35,7 +38,8 @@ question, and how runs ended.
 
 Needs langchain-classic for the stock side: ``pip install 'localchain[bench]'``.
 
-Run:  .venv/bin/python bench/agent_accuracy.py [--limit N] [--systems localchain,stock,...]
+Run:  .venv/bin/python bench/agent_accuracy.py [--by-system] [--split heldout] [--limit N]
+      [--systems all,before,t4-units,...,create-agent,stock]
 Prints one JSON object; the full set (no --limit) also writes bench/results/agent_accuracy.json.
 """
 
