@@ -40,7 +40,10 @@ def merged(chunks: list) -> AIMessage:
 
 
 def test_a_required_call_names_a_bound_tool_with_grounded_arguments(chat: LlamaCppChat) -> None:
-    reply = chat.bind_tools([Calculator()], tool_choice="required").invoke(QUESTION)
+    # The plain calculator: with units on (the default) the embedded model's argument for
+    # this question runs on to max_tokens - the known gap in docs/agents.md ("Known gap
+    # (units)"); this test pins the tool-calling path it was written for.
+    reply = chat.bind_tools([Calculator(units=False)], tool_choice="required").invoke(QUESTION)
     (call,) = reply.tool_calls
     assert call["name"] == "calculator" and call["type"] == "tool_call"
     assert call["id"].startswith("call_") and reply.content == ""
